@@ -1,0 +1,1 @@
+"""shipyard: tickets in, gated merge requests out, as a doit graph of files under state/."""

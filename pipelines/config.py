@@ -1,0 +1,207 @@
+"""The workspace: `repos.yaml`, tickets and skills, validated before any work starts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines import plugins, skills, tickets
+from pipelines.errors import InputError
+from pipelines.paths import Paths
+from pipelines.yamlfile import KeyPath, dotted, line_of, validate
+from pipelines import yamlfile
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GateSpec(Strict):
+    """One gate of a repo: `ruff`, or `{name: unit, kind: command, run: make test}`."""
+
+    name: str
+    kind: str | None = None
+    args: tuple[str, ...] = ()
+    run: str | None = None
+    timeout: int = Field(default=900, gt=0)
+    env: dict[str, str] = {}
+    # repos whose change in the same ticket this gate runs against (their verify/ trees go
+    # first on PYTHONPATH): the tests of a library's users see the library's new code
+    uses: tuple[str, ...] = ()
+
+    @property
+    def plugin(self) -> str:
+        return self.kind or self.name
+
+
+class Defaults(Strict):
+    agent: dict[str, Any] | None = None
+    gates: list[Any] = ["ruff", "pytest"]
+    forge: dict[str, Any] = {"kind": "local"}
+    branch_prefix: str = "shipyard/"
+
+
+class RepoSpec(Strict):
+    url: str
+    default_branch: str = "main"
+    description: str = ""
+    skills: tuple[str, ...] = ()
+    seed: str | None = None
+    agent: dict[str, Any] | None = None
+    gates: list[Any] | None = None
+    forge: dict[str, Any] | None = None
+    branch_prefix: str | None = None
+
+
+class ReposFile(Strict):
+    defaults: Defaults = Defaults()
+    repos: dict[str, RepoSpec]
+
+
+@dataclass(frozen=True)
+class RepoSettings:
+    """Everything one repo of one ticket runs with: repos.yaml defaults < repo < ticket."""
+
+    name: str
+    spec: RepoSpec
+    agent: BaseModel
+    gates: tuple[GateSpec, ...]
+    forge: BaseModel
+    branch_prefix: str
+
+
+@dataclass(frozen=True)
+class Workspace:
+    paths: Paths
+    defaults: Defaults
+    repos: dict[str, RepoSpec]
+    tickets: dict[str, tickets.Ticket]
+    skills: dict[str, skills.Skill]
+    lines: dict[KeyPath, int]
+
+    def settings(self, ticket: tickets.Ticket, repo: str) -> RepoSettings:
+        spec = self.repos[repo]
+        layers = [
+            ("repos.yaml", ("defaults",), self.defaults.model_dump(exclude_none=True), self.lines),
+            ("repos.yaml", ("repos", repo), spec.model_dump(exclude_none=True), self.lines),
+            (ticket.file, (), ticket.overrides, ticket.lines),
+        ]
+        merged: dict[str, Any] = {}
+        where: dict[str, tuple[str, KeyPath, dict[KeyPath, int]]] = {}
+        for file, base, values, lines in layers:
+            for key in ("agent", "gates", "forge", "branch_prefix"):
+                if key not in values:
+                    continue
+                old = merged.get(key)
+                new = values[key]
+                same_kind = isinstance(old, dict) and isinstance(new, dict)
+                if same_kind and new.get("kind", old.get("kind")) == old.get("kind"):
+                    new = {**old, **new}
+                merged[key] = new
+                where[key] = (file, (*base, key), lines)
+        if "agent" not in merged:
+            raise InputError(
+                "repos.yaml", "defaults.agent",
+                f"no agent is configured for repo {repo!r}; expected e.g. {{kind: command, run: ...}}",
+                self.lines.get(("defaults",)),
+            )
+        return RepoSettings(
+            name=repo, spec=spec,
+            agent=_backend("agents", merged["agent"], *where["agent"]),
+            gates=_gates(merged["gates"], *where["gates"], self.repos),
+            forge=_backend("forges", merged["forge"], *where["forge"]),
+            branch_prefix=merged["branch_prefix"],
+        )
+
+    def open_tickets(self) -> list[tickets.Ticket]:
+        return [t for t in self.tickets.values() if t.status == "open"]
+
+
+def _backend(family: str, value: Any, file: str, path: KeyPath, lines: dict) -> BaseModel:
+    line = line_of(lines, path)
+    if not isinstance(value, dict) or "kind" not in value:
+        raise InputError(file, dotted((*path, "kind")), "required key is missing", line)
+    try:
+        module = plugins.load(family, value["kind"])
+    except KeyError:
+        known = ", ".join(plugins.kinds(family))
+        raise InputError(
+            file, dotted((*path, "kind")),
+            f"unknown {family[:-1]} {value['kind']!r}; expected one of: {known}",
+            line_of(lines, (*path, "kind")),
+        ) from None
+    return validate(module.Settings, value, file, lines, path)
+
+
+def _gates(value: Any, file: str, path: KeyPath, lines: dict, known_repos: dict) -> tuple[GateSpec, ...]:
+    if not isinstance(value, list):
+        raise InputError(file, dotted(path), f"expected a list of gates, got {value!r}", line_of(lines, path))
+    gates: list[GateSpec] = []
+    for index, item in enumerate(value):
+        at = (*path, index)
+        data = {"name": item} if isinstance(item, str) else item
+        gate = validate(GateSpec, data, file, lines, at)
+        if gate.plugin not in plugins.kinds("gates"):
+            raise InputError(
+                file, dotted(at), f"unknown gate {gate.plugin!r}; expected one of: "
+                f"{', '.join(plugins.kinds('gates'))} (or kind: command with run:)",
+                line_of(lines, at),
+            )
+        if gate.plugin == "command" and not gate.run:
+            raise InputError(file, dotted((*at, "run")), "required for a command gate", line_of(lines, at))
+        if unknown := [r for r in gate.uses if r not in known_repos]:
+            raise InputError(file, dotted((*at, "uses")), f"unknown repo {unknown[0]!r}", line_of(lines, at))
+        if any(g.name == gate.name for g in gates):
+            raise InputError(file, dotted(at), f"gate {gate.name!r} is listed twice", line_of(lines, at))
+        if not NAME.match(gate.name):
+            raise InputError(file, dotted((*at, "name")), "expected letters, digits, '.', '_' or '-'", line_of(lines, at))
+        gates.append(gate)
+    return tuple(gates)
+
+
+def load(root: Path) -> Workspace:
+    """Read and check every input; the first problem is raised as one InputError."""
+    paths = Paths(root)
+    if not paths.repos_yaml.is_file():
+        raise InputError("repos.yaml", "", "not found; shipyard needs one at the workspace's root")
+    data, lines = yamlfile.load(paths.repos_yaml.read_text(), "repos.yaml")
+    if not isinstance(data, dict):
+        raise InputError("repos.yaml", "", "expected a mapping with 'defaults' and 'repos'", 1)
+    parsed = validate(ReposFile, data, "repos.yaml", lines)
+    for name in parsed.repos:
+        if not NAME.match(name):
+            raise InputError("repos.yaml", f"repos.{name}", "expected a name of letters, digits, '.', '_' or '-'", lines.get(("repos", name)))
+    all_skills = skills.load_all(paths.skills, root)
+    for name, spec in parsed.repos.items():
+        for index, skill in enumerate(spec.skills):
+            _known_skill(skill, all_skills, "repos.yaml", ("repos", name, "skills", index), lines)
+    workspace = Workspace(paths, parsed.defaults, parsed.repos, tickets.load_all(paths.tickets, root), all_skills, lines)
+    for ticket in workspace.tickets.values():
+        for index, repo in enumerate(ticket.repos or ()):
+            if repo not in parsed.repos:
+                raise InputError(
+                    ticket.file, f"repos[{index}]",
+                    f"unknown repo {repo!r}; expected one of: {', '.join(parsed.repos)}",
+                    line_of(ticket.lines, ("repos", index)),
+                )
+        for index, skill in enumerate(ticket.skills):
+            _known_skill(skill, all_skills, ticket.file, ("skills", index), ticket.lines)
+        if ticket.status == "open":
+            for repo in ticket.repos or parsed.repos:
+                workspace.settings(ticket, repo)
+    return workspace
+
+
+def _known_skill(name: str, known: dict, file: str, path: KeyPath, lines: dict) -> None:
+    if name not in known:
+        raise InputError(
+            file, dotted(path),
+            f"unknown skill {name!r}; expected a folder skills/{name}/ with a SKILL.md",
+            line_of(lines, path),
+        )

@@ -1,0 +1,20 @@
+"""No forge: push the branch to the repo's remote; the merge request is the record in mr.json."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from pipelines import git
+from pipelines.forges import MergeRequest
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["local"]
+
+
+def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
+    git.push(mr.mirror, mr.commit, mr.branch)
+    return {"forge": "local", "url": mr.url, "branch": mr.branch, "state": "open"}

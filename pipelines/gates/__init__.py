@@ -1,0 +1,98 @@
+"""Gates check a change deterministically. Each backend: `version()` and `check(gate, job)`.
+
+The `gate:ID/REPO/GATE` step runs one gate in the repo's clean `verify/` tree and writes one
+report, the same shape for every gate: status pass | fail | error (could not evaluate, never a
+pass), findings (file, line, rule, message), the command and the tool's version.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from collections.abc import Iterable
+
+from pipelines import plan, plugins, tools
+from pipelines.config import GateSpec, Workspace
+from pipelines.errors import StepError
+from pipelines.files import write_atomic, write_json
+
+
+@dataclass(frozen=True)
+class Finding:
+    file: str
+    line: int | None
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Report:
+    status: str  # pass | fail | error | skipped (an empty patch: nothing to check)
+    findings: tuple[Finding, ...] = ()
+    command: tuple[str, ...] = ()
+    summary: str = ""
+    log: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class GateJob:
+    tree: Path
+    changed: tuple[str, ...]  # files the patch adds or modifies, relative to the tree
+    env: dict[str, str] = field(repr=False)
+
+
+def version(gate: GateSpec) -> str | None:
+    return plugins.load("gates", gate.plugin).version(gate)
+
+
+def changed_files(patch: str) -> tuple[str, ...]:
+    """Paths the patch leaves in place (added, modified, renamed-to), in patch order."""
+    files = [line[6:] for line in patch.splitlines() if line.startswith("+++ b/")]
+    return tuple(dict.fromkeys(files))
+
+
+def run(workspace: Workspace, ticket_id: str, repo: str, name: str) -> None:
+    """Run gate `name` on the repo's patch; a report that is not a pass fails the step."""
+    from pipelines.patches import build_verify
+
+    paths = workspace.paths
+    gate = next(g for g in workspace.settings(workspace.tickets[ticket_id], repo).gates if g.name == name)
+    patch = paths.patch(ticket_id, repo).read_text(errors="replace")
+    if not patch:
+        report = Report("skipped", summary="empty patch: nothing to check")
+    else:
+        planned = {r["name"]: r for r in plan.load(workspace, ticket_id)}
+        tree = build_verify(workspace, ticket_id, repo, planned[repo]["base"])
+        used = [
+            str(build_verify(workspace, ticket_id, other, planned[other]["base"]).resolve())
+            for other in used_repos(gate, planned)
+        ]
+        env = tools.environment(paths.agent_home, gate.env)
+        if used:
+            env["PYTHONPATH"] = os.pathsep.join([*used, *filter(None, [env.get("PYTHONPATH")])])
+        report = plugins.load("gates", gate.plugin).check(gate, GateJob(tree, changed_files(patch), env))
+    write_atomic(paths.gate_log(ticket_id, repo, name), report.log)
+    data = {k: v for k, v in asdict(report).items() if k != "log"}
+    write_json(paths.gate_report(ticket_id, repo, name), {"gate": name, "tool_version": version(gate), **data})
+    if report.status not in ("pass", "skipped"):
+        log = paths.relative(paths.gate_log(ticket_id, repo, name))
+        raise StepError(f"{ticket_id}/{repo}: gate {name}: {report.status}: {report.summary} (see {log})")
+
+
+def own_config(tree: Path, candidates: dict[str, str]) -> bool:
+    """Whether the repo root configures a tool itself: {file name: section that must be in it}.
+
+    Without their own config, ruff and pytest would climb out of the repo into whatever folder
+    holds state/ (shipyard's own checkout, with its own settings) and judge by those.
+    """
+    for name, section in candidates.items():
+        path = tree / name
+        if path.is_file() and (not section or section in path.read_text(errors="replace")):
+            return True
+    return False
+
+
+def used_repos(gate: GateSpec, planned: Iterable[str]) -> list[str]:
+    """The repos of `gate.uses` that the same ticket changes."""
+    return [r for r in gate.uses if r in planned]

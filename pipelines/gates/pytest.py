@@ -1,0 +1,80 @@
+"""The repo's tests, by pytest; JUnit XML gives one finding per failing test."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from importlib import metadata
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from pipelines.config import GateSpec
+from pipelines.gates import Finding, GateJob, Report, own_config
+
+CONFIGS = {
+    "pytest.ini": "", ".pytest.ini": "", "pyproject.toml": "[tool.pytest",
+    "tox.ini": "[pytest]", "setup.cfg": "[tool:pytest]",
+}
+from pipelines import tools
+
+
+def version(gate: GateSpec) -> str | None:
+    try:
+        return f"pytest {metadata.version('pytest')}"
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def check(gate: GateSpec, job: GateJob) -> Report:
+    if version(gate) is None:
+        return Report("error", summary="pytest is not installed; pip install 'shipyard[gates]'")
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(tmp) / "junit.xml"
+        ini = [] if own_config(job.tree, CONFIGS) else ["-c", "/dev/null", "--rootdir", "."]
+        argv = [
+            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *ini,
+            "-o", "junit_family=xunit1", f"--junitxml={xml}", *gate.args,
+        ]
+        code, out = tools.run(argv, job.tree, job.env, gate.timeout)
+        log = out.decode(errors="replace")
+        shown = tuple(a if not a.startswith("--junitxml=") else "--junitxml=junit.xml" for a in argv[1:])
+        command = ("python", *shown)
+        if code is None:
+            return Report("error", command=command, summary=f"timed out after {gate.timeout}s", log=log)
+        if code == 5:
+            return Report("error", command=command, summary="no tests were collected", log=log)
+        if code not in (0, 1) or not xml.exists():
+            return Report("error", command=command, summary=f"pytest exited {code}: {_last(log)}", log=log)
+        root = ET.parse(xml).getroot()
+        findings = tuple(_failures(root))
+        ran = sum(1 for case in root.iter("testcase") if case.find("skipped") is None)
+    if code == 1 and not findings:
+        return Report("error", command=command, summary=f"pytest failed: {_last(log)}", log=log)
+    status = "fail" if findings else "pass"
+    # counts, not pytest's own last line: that one has a duration, and reports must be stable
+    summary = f"{len(findings)} of {ran} tests failed" if findings else f"{ran} tests passed"
+    return Report(status, findings, command, summary, log)
+
+
+def _failures(root: ET.Element) -> list[Finding]:
+    found = []
+    for case in root.iter("testcase"):
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        if problem is None:
+            continue
+        line = case.get("line")
+        message = (problem.get("message") or "").strip().splitlines()
+        found.append(Finding(
+            case.get("file") or case.get("classname", "").replace(".", "/") + ".py",
+            int(line) + 1 if line is not None else None,
+            f"{problem.tag}:{case.get('name')}",
+            message[0][:300] if message else problem.tag,
+        ))
+    return found
+
+
+def _last(log: str) -> str:
+    lines = [line for line in log.strip().splitlines() if line.strip()]
+    return lines[-1].strip("= ") if lines else "no output"

@@ -1,0 +1,48 @@
+"""ruff check on the Python files the patch touches."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipelines import tools
+from pipelines.config import GateSpec
+from pipelines.gates import Finding, GateJob, Report, own_config
+
+CONFIGS = {"ruff.toml": "", ".ruff.toml": "", "pyproject.toml": "[tool.ruff"}
+
+
+def version(gate: GateSpec) -> str | None:
+    return tools.version("ruff")
+
+
+def check(gate: GateSpec, job: GateJob) -> Report:
+    exe = tools.which("ruff")
+    if exe is None:
+        return Report("error", summary="ruff is not installed; pip install 'shipyard[gates]'")
+    files = [f for f in job.changed if f.endswith((".py", ".pyi"))]
+    isolated = [] if own_config(job.tree, CONFIGS) else ["--isolated"]
+    argv = [exe, "check", "--output-format", "json", "--no-cache", "--force-exclude", *isolated, *gate.args, "--", *files]
+    if not files:
+        return Report("pass", command=tuple(argv), summary="no Python file changed")
+    code, out = tools.run(argv, job.tree, job.env, gate.timeout)
+    log = out.decode(errors="replace")
+    if code is None:
+        return Report("error", command=tuple(argv), summary=f"timed out after {gate.timeout}s", log=log)
+    try:
+        items = json.loads(log[log.index("[") :]) if "[" in log else None
+    except ValueError:
+        items = None
+    if code not in (0, 1) or items is None:
+        return Report("error", command=tuple(argv), summary=f"ruff exited {code}: {log.strip()[:200]}", log=log)
+    findings = tuple(
+        Finding(_relative(i["filename"], job.tree), i["location"]["row"], i["code"] or "syntax", i["message"])
+        for i in items
+    )
+    status = "fail" if findings else "pass"
+    return Report(status, findings, tuple(argv), f"{len(findings)} findings" if findings else "clean", log)
+
+
+def _relative(filename: str, tree: Path) -> str:
+    path = Path(filename)
+    return path.relative_to(tree.resolve()).as_posix() if path.is_absolute() else filename

@@ -1,0 +1,66 @@
+"""The `mr:ID/REPO` step: commit the patch on its base, push the branch, record the merge request."""
+
+from __future__ import annotations
+
+from pipelines import git, mirrors, plan, plugins, templates
+from pipelines.config import Workspace
+from pipelines.errors import StepError
+from pipelines.files import read_json, write_json
+from pipelines.forges import MergeRequest
+from pipelines.patches import base_mirror
+
+TEMPLATE = "mr.md.j2"
+
+
+def branch_name(prefix: str, ticket_id: str, slug: str) -> str:
+    return f"{prefix}{ticket_id}-{slug}" if slug else f"{prefix}{ticket_id}"
+
+
+def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
+    paths = workspace.paths
+    ticket = workspace.tickets[ticket_id]
+    planned = plan.load(workspace, ticket_id)
+    entry = next(r for r in planned if r["name"] == repo)
+    settings = workspace.settings(ticket, repo)
+    record = {"ticket": ticket_id, "repo": repo, "base": entry["base"]}
+    if not paths.patch(ticket_id, repo).read_bytes():
+        write_json(paths.mr_json(ticket_id, repo), {**record, "state": "no-change"})
+        return
+    reports = [read_json(paths.gate_report(ticket_id, repo, g.name)) for g in settings.gates]
+    if blocked := [r["gate"] for r in reports if r["status"] != "pass"]:
+        raise StepError(f"{ticket_id}/{repo}: mr: gates did not pass: {', '.join(blocked)}")
+    siblings = [
+        {"repo": r["name"], "branch": branch_name(
+            workspace.settings(ticket, r["name"]).branch_prefix, ticket_id, ticket.slug)}
+        for r in planned if r["name"] != repo
+    ]
+    branch = branch_name(settings.branch_prefix, ticket_id, ticket.slug)
+    mirror = base_mirror(workspace, repo, entry["base"])
+    tree = git.tree_of(mirror, entry["base"], paths.patch(ticket_id, repo).read_bytes())
+    sha = _reusable(mirror, branch, tree, entry["base"]) or git.commit(
+        mirror, tree, entry["base"], f"{ticket.title}\n\nShipyard-Ticket: {ticket_id}\n"
+    )
+    body = templates.render(
+        TEMPLATE, ticket=ticket, reports=reports, siblings=siblings, base=entry["base"],
+        order=[r["name"] for r in planned],
+    )
+    mr = MergeRequest(
+        repo=repo, url=settings.spec.url, remote=mirrors.url(paths, settings.spec), mirror=mirror,
+        branch=branch, commit=sha, base=entry["base"], title=f"{ticket.title} ({ticket_id})", body=body,
+    )
+    published = plugins.load("forges", settings.forge.kind).publish(settings.forge, mr)
+    write_json(paths.mr_json(ticket_id, repo), {
+        **record, **published, "branch": branch, "commit": sha, "title": mr.title, "body": body,
+        "siblings": siblings,
+    })
+
+
+def _reusable(mirror, branch: str, tree: str, base: str) -> str | None:
+    """The commit already on the remote branch, when it holds exactly this tree on this base."""
+    current = git.remote_branch(mirror, branch)
+    if current is None or git.rev(mirror, current) is None:
+        return None
+    if git.git(mirror, "rev-parse", f"{current}^{{tree}}") != tree:
+        return None
+    parents = git.git(mirror, "rev-list", "--parents", "-n", "1", current).split()[1:]
+    return current if parents == [base] else None

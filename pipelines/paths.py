@@ -1,0 +1,106 @@
+"""The one place that knows where shipyard's files live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Paths:
+    root: Path
+
+    # inputs
+    @property
+    def repos_yaml(self) -> Path:
+        return self.root / "repos.yaml"
+
+    @property
+    def tickets(self) -> Path:
+        return self.root / "tickets"
+
+    @property
+    def skills(self) -> Path:
+        return self.root / "skills"
+
+    def ticket_file(self, ticket: str) -> Path:
+        return self.tickets / f"{ticket}.md"
+
+    def skill_file(self, name: str) -> Path:
+        return self.skills / name / "SKILL.md"
+
+    # state
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def lock(self) -> Path:
+        return self.state / ".lock"
+
+    @property
+    def lock_holder(self) -> Path:
+        return self.state / ".lock.holder"
+
+    @property
+    def doit_db(self) -> Path:
+        return self.state / ".doit.db"
+
+    @property
+    def agent_home(self) -> Path:
+        return self.state / "home"
+
+    def mirror(self, repo: str) -> Path:
+        return self.state / "mirrors" / f"{repo}.git"
+
+    def baseline(self, repo: str, sha: str, gate: str) -> Path:
+        return self.state / "baselines" / repo / sha / f"{gate}.json"
+
+    def ticket_dir(self, ticket: str) -> Path:
+        return self.state / ticket
+
+    def ticket_json(self, ticket: str) -> Path:
+        return self.ticket_dir(ticket) / "ticket.json"
+
+    def plan(self, ticket: str) -> Path:
+        return self.ticket_dir(ticket) / "plan.json"
+
+    def ship_json(self, ticket: str) -> Path:
+        return self.ticket_dir(ticket) / "ship.json"
+
+    def report(self, ticket: str) -> Path:
+        return self.ticket_dir(ticket) / "report.md"
+
+    def repo_dir(self, ticket: str, repo: str) -> Path:
+        return self.ticket_dir(ticket) / repo
+
+    def prompt(self, ticket: str, repo: str) -> Path:
+        return self.repo_dir(ticket, repo) / "prompt.md"
+
+    def patch(self, ticket: str, repo: str) -> Path:
+        return self.repo_dir(ticket, repo) / "patch.diff"
+
+    def agent_json(self, ticket: str, repo: str) -> Path:
+        return self.repo_dir(ticket, repo) / "agent.json"
+
+    def transcript(self, ticket: str, repo: str) -> Path:
+        return self.repo_dir(ticket, repo) / "transcript.jsonl"
+
+    def mr_json(self, ticket: str, repo: str) -> Path:
+        return self.repo_dir(ticket, repo) / "mr.json"
+
+    def work(self, ticket: str, repo: str) -> Path:
+        return self.repo_dir(ticket, repo) / "work"
+
+    def verify(self, ticket: str, repo: str) -> Path:
+        return self.repo_dir(ticket, repo) / "verify"
+
+    def gate_report(self, ticket: str, repo: str, gate: str) -> Path:
+        return self.repo_dir(ticket, repo) / "gates" / f"{gate}.json"
+
+    def gate_log(self, ticket: str, repo: str, gate: str) -> Path:
+        return self.repo_dir(ticket, repo) / "gates" / f"{gate}.log"
+
+    def relative(self, path: Path) -> str:
+        """A path as artifacts spell it: relative to the workspace, never this machine's."""
+        return path.relative_to(self.root).as_posix()

@@ -1,0 +1,111 @@
+"""The `plan:ID` step: which repos a ticket touches, at which pinned base commit, with which skills."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines import git, mirrors
+from pipelines.config import Workspace
+from pipelines.errors import StepError
+from pipelines.files import read_json, write_json
+from pipelines.tickets import Ticket
+
+BACKTICKED = re.compile(r"`([^`\n]+)`")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+@dataclass(frozen=True)
+class Choice:
+    repo: str
+    reason: str
+
+
+# A planner takes the ticket, the workspace and a way to look inside a repo, and chooses repos.
+Planner = Callable[[Ticket, Workspace, Callable[[str], list[str]]], list[Choice]]
+
+
+def identifiers(ticket: Ticket) -> list[str]:
+    """The identifiers a ticket names in backticks: `old_api(` -> old_api."""
+    found: list[str] = []
+    for quoted in BACKTICKED.findall(f"{ticket.title}\n{ticket.body}"):
+        for word in IDENTIFIER.findall(quoted):
+            if word not in found:
+                found.append(word)
+    return found
+
+
+def deterministic(ticket: Ticket, workspace: Workspace, grep: Callable[[str], list[str]]) -> list[Choice]:
+    """Repos the ticket names; else repos holding its identifiers or described in its words."""
+    if ticket.repos is not None:
+        return [Choice(repo, "named in the ticket") for repo in ticket.repos]
+    words = identifiers(ticket)
+    text = f"{ticket.title}\n{ticket.body}".lower()
+    choices = []
+    for repo, spec in workspace.repos.items():
+        if hits := grep(repo) if words else []:
+            choices.append(Choice(repo, f"contains {', '.join(f'`{w}`' for w in hits)}"))
+        elif any(w.lower() in spec.description.lower() for w in words):
+            choices.append(Choice(repo, "its description names the ticket's identifiers"))
+        elif re.search(rf"\b{re.escape(repo.lower())}\b", text):
+            choices.append(Choice(repo, "named in the ticket's text"))
+    return choices
+
+
+def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = deterministic) -> None:
+    """Write plan.json. Bases already pinned stay pinned unless `repin` (a forgotten plan)."""
+    paths = workspace.paths
+    ticket = workspace.tickets[ticket_id]
+    target = paths.plan(ticket_id)
+    old = {} if repin or not target.exists() else {r["name"]: r["base"] for r in read_json(target)["repos"]}
+    bases: dict[str, str] = {}
+
+    def base(repo: str) -> str:
+        if repo not in bases:
+            pinned = old.get(repo)
+            if pinned and mirrors.has(paths, repo, pinned):
+                bases[repo] = pinned
+            else:
+                bases[repo] = mirrors.tip(paths, repo, workspace.repos[repo])
+        return bases[repo]
+
+    words = identifiers(ticket)
+
+    def grep(repo: str) -> list[str]:
+        return git.grep(paths.mirror(repo), base(repo), words)
+
+    choices = planner(ticket, workspace, grep)
+    if not choices:
+        raise StepError(
+            f"{ticket_id}: plan: no repo matches; name them in the ticket's front matter (repos: [...])"
+        )
+    write_json(target, {
+        "ticket": ticket_id,
+        "repos": [_entry(workspace, ticket, c, base(c.repo)) for c in choices],
+    })
+
+
+def _entry(workspace: Workspace, ticket: Ticket, choice: Choice, base: str) -> dict[str, Any]:
+    spec = workspace.repos[choice.repo]
+    chosen = set(ticket.skills) | set(spec.skills)
+    wanted = [s for s in workspace.skills.values() if s.applies_to and s.name not in chosen]
+    if wanted:
+        files = git.files_at(workspace.paths.mirror(choice.repo), base)
+        chosen |= {s.name for s in wanted if s.applies(choice.repo, files)}
+    return {
+        "name": choice.repo,
+        "base": base,
+        "default_branch": spec.default_branch,
+        "reason": choice.reason,
+        "skills": sorted(chosen),
+    }
+
+
+def load(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
+    """The planned repos of a ticket, or [] before its plan exists."""
+    target = workspace.paths.plan(ticket_id)
+    if not target.exists():
+        return []
+    return read_json(target)["repos"]

@@ -1,0 +1,25 @@
+"""The `prompt:ID/REPO` step: exactly what the agent is told."""
+
+from __future__ import annotations
+
+from pipelines import plan, templates
+from pipelines.config import Workspace
+from pipelines.files import write_atomic
+
+TEMPLATE = "prompt.md.j2"
+
+
+def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
+    ticket = workspace.tickets[ticket_id]
+    planned = plan.load(workspace, ticket_id)
+    entry = next(r for r in planned if r["name"] == repo)
+    settings = workspace.settings(ticket, repo)
+    text = templates.render(
+        TEMPLATE,
+        ticket=ticket,
+        repo={**entry, "description": settings.spec.description},
+        siblings=[r["name"] for r in planned if r["name"] != repo],
+        skills=[workspace.skills[name] for name in entry["skills"]],
+        gates=[g.name for g in settings.gates],
+    )
+    write_atomic(workspace.paths.prompt(ticket_id, repo), text)

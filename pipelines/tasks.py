@@ -1,0 +1,182 @@
+"""The doit task creators: what each step reads and writes. The work is in the stage modules.
+
+    ticket:ID -> plan:ID -> prompt:ID/REPO -> patch:ID/REPO -> gate:ID/REPO/GATE -> mr:ID/REPO
+                                                                               -> ship:ID
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import InvalidDodoFile, TaskFailed
+from doit.loader import DelayedLoader
+from doit.tools import config_changed
+
+from pipelines import (
+    config, gates, merge_requests, patches, plan, prompts, ship, templates, tickets,
+)
+from pipelines.errors import InputError, StepError
+from pipelines.reporter import ShipReporter
+
+ROOT = Path.cwd()  # doit runs in the folder of the dodo.py it loads
+try:
+    WORKSPACE = config.load(ROOT)  # bad input stops here, before doit opens state/
+except InputError as err:
+    raise InvalidDodoFile(str(err)) from None
+PATHS = WORKSPACE.paths
+
+DOIT_CONFIG = {
+    "dep_file": "state/.doit.db",
+    "backend": "shipyard-sqlite",
+    "default_tasks": ["ship"],
+    "continue": True,
+    "reporter": ShipReporter,
+}
+Task = dict[str, Any]
+
+
+def _rel(path: Path) -> str:
+    return PATHS.relative(path)
+
+
+def _step(work: Callable[..., None], *args: Any) -> Callable[[], TaskFailed | None]:
+    """A doit action running one step; its failure is one line, not a traceback."""
+
+    def action() -> TaskFailed | None:
+        try:
+            work(WORKSPACE, *args)
+        except StepError as err:
+            return TaskFailed(str(err))
+        return None
+
+    return action
+
+
+def task_ticket() -> Iterator[Task]:
+    """Normalise tickets/ID.md into state/ID/ticket.json."""
+    for ticket in WORKSPACE.open_tickets():
+        yield {
+            "name": ticket.id,
+            "actions": [(tickets.write, [PATHS.ticket_file(ticket.id), ROOT, PATHS.ticket_json(ticket.id)])],
+            "file_dep": [_rel(PATHS.ticket_file(ticket.id))],
+            "targets": [_rel(PATHS.ticket_json(ticket.id))],
+            "clean": True,
+        }
+
+
+def task_plan() -> Iterator[Task]:
+    """Choose the ticket's repos and pin each one's base commit."""
+    slice_ = {
+        name: [spec.url, spec.default_branch, spec.description, list(spec.skills)]
+        for name, spec in WORKSPACE.repos.items()
+    }
+    skill_files = [_rel(s.path) for s in WORKSPACE.skills.values()]
+    for ticket in WORKSPACE.open_tickets():
+        deps = [_rel(PATHS.ticket_json(ticket.id)), *skill_files]
+
+        def action(changed: list[str], ticket_id: str = ticket.id, deps: list[str] = deps) -> TaskFailed | None:
+            # every input "changed" means doit has no record: a first run or a forgotten plan
+            return _step(plan.make, ticket_id, set(changed) >= set(deps))()
+
+        yield {
+            "name": ticket.id,
+            "actions": [action],
+            "file_dep": deps,
+            "targets": [_rel(PATHS.plan(ticket.id))],
+            "uptodate": [config_changed({"repos": slice_})],
+            "clean": True,
+        }
+
+
+def task_ship() -> Iterator[Task]:
+    """Per planned repo: prompt, patch, gates and merge request; then the ticket's summary."""
+    for ticket in WORKSPACE.open_tickets():
+        planned = plan.load(WORKSPACE, ticket.id)
+        for entry in planned:
+            yield from _repo_tasks(ticket, entry, [r["name"] for r in planned])
+        if planned:
+            yield _ship_task(ticket, planned)
+
+
+def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str]) -> Iterator[Task]:
+    repo, tid = entry["name"], ticket.id
+    settings = WORKSPACE.settings(ticket, repo)
+    name = f"{tid}/{repo}"
+    prompt, patch = _rel(PATHS.prompt(tid, repo)), _rel(PATHS.patch(tid, repo))
+    yield {
+        "basename": "prompt", "name": name,
+        "actions": [_step(prompts.make, tid, repo)],
+        "file_dep": [
+            _rel(PATHS.plan(tid)), _rel(PATHS.ticket_json(tid)),
+            *(_rel(WORKSPACE.skills[s].path) for s in entry["skills"]),
+            str(templates.path(prompts.TEMPLATE)),
+        ],
+        "targets": [prompt],
+        "uptodate": [config_changed({"description": settings.spec.description, "gates": [g.name for g in settings.gates]})],
+        "clean": True,
+    }
+    agent_inputs = [i for i in getattr(settings.agent, "inputs", ())]
+    yield {
+        "basename": "patch", "name": name,
+        "actions": [_step(patches.make, tid, repo)],
+        "file_dep": [prompt, *agent_inputs],
+        "targets": [patch, _rel(PATHS.agent_json(tid, repo)), _rel(PATHS.transcript(tid, repo))],
+        "uptodate": [config_changed({"agent": settings.agent.model_dump()})],
+        "clean": True,
+    }
+    reports = []
+    for gate in settings.gates:
+        report = _rel(PATHS.gate_report(tid, repo, gate.name))
+        reports.append(report)
+        yield {
+            "basename": "gate", "name": f"{name}/{gate.name}",
+            "actions": [_step(gates.run, tid, repo, gate.name)],
+            "file_dep": [patch, *(_rel(PATHS.patch(tid, r)) for r in gates.used_repos(gate, order))],
+            "targets": [report, _rel(PATHS.gate_log(tid, repo, gate.name))],
+            "uptodate": [config_changed({
+                "gate": gate.model_dump(), "version": gates.version(gate), "base": entry["base"],
+            })],
+            "clean": True,
+        }
+    yield {
+        "basename": "mr", "name": name,
+        "actions": [_step(merge_requests.make, tid, repo)],
+        "file_dep": [patch, *reports, str(templates.path(merge_requests.TEMPLATE))],
+        "targets": [_rel(PATHS.mr_json(tid, repo))],
+        "uptodate": [config_changed({
+            "forge": settings.forge.model_dump(), "prefix": settings.branch_prefix,
+            "title": ticket.title, "base": entry["base"], "order": order,
+        })],
+        "clean": True,
+    }
+
+
+def _ship_task(ticket: tickets.Ticket, planned: list[dict[str, Any]]) -> Task:
+    tid = ticket.id
+    deps = [_rel(PATHS.plan(tid)), str(templates.path(ship.TEMPLATE))]
+    for entry in planned:
+        repo = entry["name"]
+        deps += [_rel(PATHS.mr_json(tid, repo)), _rel(PATHS.agent_json(tid, repo))]
+        deps += [_rel(PATHS.gate_report(tid, repo, g.name)) for g in WORKSPACE.settings(ticket, repo).gates]
+    return {
+        "basename": "ship", "name": tid,
+        "actions": [_step(ship.make, tid)],
+        "file_dep": deps,
+        "targets": [_rel(PATHS.ship_json(tid)), _rel(PATHS.report(tid))],
+        "clean": True,
+    }
+
+
+# doit builds a delayed creator's tasks only once `plan` has run, and only for commands that
+# run tasks: `list`, `info`, `forget` and `clean` call the creator at load time instead (doit
+# 0.37 would show them `creates=` placeholders, and `info` crashes on those).
+COMMANDS_THAT_RUN_NOTHING = {
+    "list", "info", "forget", "clean", "ignore", "dumpdb", "resetdep", "strace", "tabcompletion", "help",
+}
+if not COMMANDS_THAT_RUN_NOTHING & set(sys.argv[1:]):
+    task_ship.doit_create_after = DelayedLoader(  # type: ignore[attr-defined]
+        task_ship, executed="plan", creates=["prompt", "patch", "gate", "mr", "ship"]
+    )

@@ -1,0 +1,82 @@
+"""YAML read with the line of every key, so errors can point at it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from pipelines.errors import InputError
+
+KeyPath = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+def load(text: str, file: str, first_line: int = 1) -> tuple[Any, dict[KeyPath, int]]:
+    """Parse `text` (which starts on `first_line` of `file`): the data, and each key's line."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(file, "", f"not valid YAML: {problem}", mark.line + first_line if mark else None)
+    lines: dict[KeyPath, int] = {}
+    if node is not None:
+        _walk(node, (), lines)
+    return data, {path: line + first_line - 1 for path, line in lines.items()}
+
+
+def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines[(*path, key.value)] = key.start_mark.line + 1
+            _walk(value, (*path, key.value), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), lines)
+
+
+def dotted(path: KeyPath) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def line_of(lines: Mapping[KeyPath, int], path: KeyPath) -> int | None:
+    """The line of `path`, or of its nearest ancestor that has one."""
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def validate(
+    model: type[M], data: Any, file: str, lines: Mapping[KeyPath, int], base: KeyPath = ()
+) -> M:
+    """`model.model_validate(data)`, its first error turned into one InputError line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        path = (*base, *(p for p in first["loc"] if not _is_union_tag(p)))
+        raise InputError(file, dotted(path), _explain(first, model), line_of(lines, path)) from None
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic puts the member of a union it tried (e.g. 'str', 'GateSpec') into loc
+    return isinstance(part, str) and (part[:1].isupper() or part in {"str", "int", "list[str]"})
+
+
+def _explain(error: Mapping[str, Any], model: type[BaseModel]) -> str:
+    kind, got = error["type"], error.get("input")
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    return f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got!r}"
