@@ -25,13 +25,12 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
             for g in workspace.settings(ticket, repo).gates
             if (p := paths.gate_report(ticket_id, repo, g.name)).exists()
         ]
-        mr_file, agent_file = paths.mr_json(ticket_id, repo), paths.agent_json(ticket_id, repo)
+        mr_file = paths.mr_json(ticket_id, repo)
         rows.append({
             "repo": repo, "base": entry["base"], "reason": entry["reason"],
             "patch": {"exists": patch_file.exists(), "files": files, "added": added, "removed": removed},
             "gates": [{k: g[k] for k in ("gate", "status", "summary", "findings")} for g in gates],
             "mr": read_json(mr_file) if mr_file.exists() else {},
-            "agent": read_json(agent_file) if agent_file.exists() else {},
         })
     return rows
 

@@ -49,6 +49,10 @@ class Skill:
     applies_to: AppliesTo | None
     path: Path  # the SKILL.md
 
+    def files(self) -> list[Path]:
+        """Every file of the skill (SKILL.md, references/, evals/): what an agent may read."""
+        return sorted(p for p in self.path.parent.rglob("*") if p.is_file())
+
     def applies(self, repo: str, files: list[str]) -> bool:
         """Whether `applies_to` selects `repo`, whose tracked files are `files`."""
         rule = self.applies_to

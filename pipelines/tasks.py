@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from doit.exceptions import InvalidDodoFile, TaskFailed
+from doit.globals import Globals
 from doit.loader import DelayedLoader
 from doit.tools import config_changed
 
@@ -69,24 +70,31 @@ def task_ticket() -> Iterator[Task]:
 
 def task_plan() -> Iterator[Task]:
     """Choose the ticket's repos and pin each one's base commit."""
-    slice_ = {
-        name: [spec.url, spec.default_branch, spec.description, list(spec.skills)]
-        for name, spec in WORKSPACE.repos.items()
+    inputs = {
+        "repos": {
+            name: [spec.url, spec.default_branch, spec.description, list(spec.skills)]
+            for name, spec in WORKSPACE.repos.items()
+        },
+        "skills": {
+            name: skill.applies_to.model_dump() if skill.applies_to else None
+            for name, skill in WORKSPACE.skills.items()
+        },
     }
-    skill_files = [_rel(s.path) for s in WORKSPACE.skills.values()]
     for ticket in WORKSPACE.open_tickets():
-        deps = [_rel(PATHS.ticket_json(ticket.id)), *skill_files]
 
-        def action(changed: list[str], ticket_id: str = ticket.id, deps: list[str] = deps) -> TaskFailed | None:
-            # every input "changed" means doit has no record: a first run or a forgotten plan
-            return _step(plan.make, ticket_id, set(changed) >= set(deps))()
+        def action(task: Any, ticket_id: str = ticket.id) -> dict[str, bool] | TaskFailed:
+            # doit keeps no values for a task it never ran or was told to forget: only then
+            # do pinned bases move to the branch tips
+            repin = not Globals.dep_manager.get_values(task.name)
+            failed = _step(plan.make, ticket_id, repin)()
+            return failed or {"pinned": True}
 
         yield {
             "name": ticket.id,
             "actions": [action],
-            "file_dep": deps,
+            "file_dep": [_rel(PATHS.ticket_json(ticket.id))],
             "targets": [_rel(PATHS.plan(ticket.id))],
-            "uptodate": [config_changed({"repos": slice_})],
+            "uptodate": [config_changed(inputs)],
             "clean": True,
         }
 
@@ -118,11 +126,12 @@ def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str])
         "uptodate": [config_changed({"description": settings.spec.description, "gates": [g.name for g in settings.gates]})],
         "clean": True,
     }
-    agent_inputs = [i for i in getattr(settings.agent, "inputs", ())]
+    agent_inputs = list(getattr(settings.agent, "inputs", ()))
+    skill_files = [_rel(f) for s in entry["skills"] for f in WORKSPACE.skills[s].files()]
     yield {
         "basename": "patch", "name": name,
         "actions": [_step(patches.make, tid, repo)],
-        "file_dep": [prompt, *agent_inputs],
+        "file_dep": [prompt, *agent_inputs, *skill_files],
         "targets": [patch, _rel(PATHS.agent_json(tid, repo)), _rel(PATHS.transcript(tid, repo))],
         "uptodate": [config_changed({"agent": settings.agent.model_dump()})],
         "clean": True,
@@ -159,7 +168,7 @@ def _ship_task(ticket: tickets.Ticket, planned: list[dict[str, Any]]) -> Task:
     deps = [_rel(PATHS.plan(tid)), str(templates.path(ship.TEMPLATE))]
     for entry in planned:
         repo = entry["name"]
-        deps += [_rel(PATHS.mr_json(tid, repo)), _rel(PATHS.agent_json(tid, repo))]
+        deps.append(_rel(PATHS.mr_json(tid, repo)))
         deps += [_rel(PATHS.gate_report(tid, repo, g.name)) for g in WORKSPACE.settings(ticket, repo).gates]
     return {
         "basename": "ship", "name": tid,

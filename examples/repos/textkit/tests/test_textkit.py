@@ -1,7 +1,7 @@
 from textkit import collapse_spaces, title_case
 
 
-def test_collapse_spaces_squeezes_runs_and_trims():
+def test_runs_of_whitespace_become_one_space():
     assert collapse_spaces("  many   spaces\there \n") == "many spaces here"
 
 

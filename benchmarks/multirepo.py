@@ -1,0 +1,288 @@
+"""shipyard against all-repos on one codemod over N local repos: wall time and peak RSS.
+
+    .venv/bin/python benchmarks/multirepo.py [--repos 50 200] [--keep]
+
+For each N it builds N small repos, each pushed to its own bare remote, then times, each in a
+fresh subprocess on its own copy of the remotes: shipyard's `doit ship` (gates off), the no-op
+rerun, `doit ship` with the ruff gate, and all-repos (`all-repos-clone` + `all-repos-sed`, in a
+virtualenv cached under ~/.cache/shipyard-bench/). Peak RSS is the largest sum of the RSS of the
+measured process and all its descendants, sampled every 50 ms. It prints figures, asserts none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+BIN = Path(sys.executable).parent
+ALL_REPOS = "all-repos==1.33.0"
+CACHE = Path.home() / ".cache" / "shipyard-bench"
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
+    "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@localhost",
+}
+ENV = {**os.environ, **IDENTITY, "GIT_TERMINAL_PROMPT": "0"}
+SED = "s/old_api(/new_api(/g"
+SHIP_BRANCH = "shipyard/BENCH-1-replace-old-api-with-new-api"
+AR_BRANCH = "all-repos_autofix_bench"
+DODO = "from pipelines.tasks import DOIT_CONFIG, task_plan, task_ship, task_ticket  # noqa: F401\n"
+TICKET = f"""---
+id: BENCH-1
+title: Replace old_api with new_api
+agent:
+  kind: command
+  run: "sed -i '{SED}' $(git ls-files '*.py')"
+---
+Replace every call to `old_api` with `new_api`. No repo is named: the planner finds them.
+"""
+# all-repos' own push plugins open pull requests or merge; this one only pushes the branch.
+PUSH_PLUGIN = '''from __future__ import annotations
+
+import subprocess
+from typing import NamedTuple
+
+
+class Settings(NamedTuple):
+    remote: str = "origin"
+
+
+def push(settings: Settings, branch_name: str) -> None:
+    ref = f"HEAD:refs/heads/{branch_name}"
+    subprocess.run(("git", "push", "-q", settings.remote, ref), check=True)
+'''
+
+
+class BenchError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    rss_mib: float
+    output: str
+
+
+def git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, env=ENV, capture_output=True, text=True)
+    if proc.returncode:
+        raise BenchError(f"git {' '.join(args)} in {cwd} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def repo_files(i: int) -> dict[str, str]:
+    """A few Python files; three of them call old_api, one defines it."""
+    files = {
+        "README.md": f"# repo{i:03d}\n",
+        "pkg/__init__.py": "",
+        "pkg/api.py": f"def old_api(x):\n    return x * {i + 2}\n",
+        "pkg/util.py": f"def clamp(x, lo=0, hi={100 + i}):\n    return max(lo, min(hi, x))\n",
+    }
+    for k in range(3):
+        files[f"pkg/mod{k}.py"] = (
+            f"from pkg import api\n\n\ndef run{k}(x):\n    return api.old_api(x) + {k}\n\n\n"
+            f"def twice{k}(x):\n    return api.old_api(api.old_api(x))\n"
+        )
+    return files
+
+
+def make_remotes(root: Path, n: int) -> None:
+    """N bare remotes root/pristine/repoNNN.git, one commit on main each."""
+    for i in range(n):
+        src = root / "src" / f"repo{i:03d}"
+        for name, text in repo_files(i).items():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            (src / name).write_text(text)
+        git(src, "init", "-q", "-b", "main")
+        git(src, "add", "-A")
+        git(src, "commit", "-q", "-m", "Initial import")
+        git(root, "clone", "-q", "--bare", str(src), str(root / "pristine" / f"{src.name}.git"))
+    shutil.rmtree(root / "src")
+
+
+def copy_remotes(root: Path, dest: str) -> dict[str, Path]:
+    shutil.copytree(root / "pristine", root / dest)
+    return {p.name.removesuffix(".git"): p for p in sorted((root / dest).iterdir())}
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    try:
+        family = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    for p in family:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+def measure(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> Run:
+    """Run argv to the end, sampling its process tree's RSS; fail loudly on a non-zero exit."""
+    peak = 0
+    started = time.monotonic()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        root = psutil.Process(proc.pid)
+        while True:
+            peak = max(peak, tree_rss(root))
+            try:
+                proc.wait(timeout=0.05)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+    wall = time.monotonic() - started
+    output = log.read_text(errors="replace")
+    if proc.returncode:
+        tail = "\n".join(output.splitlines()[-30:])
+        raise BenchError(f"`{' '.join(argv)}` in {cwd} exited {proc.returncode}:\n{tail}")
+    return Run(wall, peak / 2**20, output)
+
+
+def check_branches(remotes: dict[str, Path], branch: str, label: str) -> None:
+    ref = f"refs/heads/{branch}"
+    missing = [n for n, p in remotes.items() if not git(p, "ls-remote", str(p), ref)]
+    if missing:
+        raise BenchError(f"{label}: {branch} missing on {len(missing)} remotes: {missing[:5]}")
+
+
+def shipyard(root: Path, name: str, gates: list[str], reruns: int) -> list[Run]:
+    """A fresh workspace on fresh remotes: `doit ship`, then `reruns` more `doit ship`."""
+    remotes = copy_remotes(root, f"remotes-{name}")
+    ws = root / f"ws-{name}"
+    (ws / "tickets").mkdir(parents=True)
+    (ws / "dodo.py").write_text(DODO)
+    (ws / "tickets" / "BENCH-1.md").write_text(TICKET)
+    repos = "".join(f"  {n}:\n    url: {p}\n" for n, p in remotes.items())
+    (ws / "repos.yaml").write_text(
+        f"defaults:\n  gates: {json.dumps(gates)}\n  forge: {{kind: local}}\nrepos:\n{repos}"
+    )
+    doit = [str(BIN / "doit"), "ship"]
+    runs = [measure(doit, ws, ENV, root / f"{name}-0.log")]
+    shipped = json.loads((ws / "state" / "BENCH-1" / "ship.json").read_text())["repos"]
+    if sum(r["mr"].get("state") == "open" for r in shipped) != len(remotes):
+        raise BenchError(f"shipyard {name}: {len(shipped)} repos planned, not all opened: {ws}")
+    check_branches(remotes, SHIP_BRANCH, f"shipyard {name}")
+    runs += [measure(doit, ws, ENV, root / f"{name}-{i + 1}.log") for i in range(reruns)]
+    return runs
+
+
+def executed(doit_output: str) -> list[str]:
+    """The tasks doit ran (".  name"), not those it found up to date ("-- name")."""
+    return [line[3:] for line in doit_output.splitlines() if line.startswith(".  ")]
+
+
+def all_repos_bin() -> Path:
+    venv = CACHE / ALL_REPOS.replace("==", "-")
+    if not (venv / "bin" / "all-repos-sed").exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+        subprocess.run([*pip, "--disable-pip-version-check", ALL_REPOS], check=True)
+    return venv / "bin"
+
+
+def default_jobs(exe: Path) -> str:
+    text = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True).stdout
+    found = re.search(r"-j JOBS.*?\(default `(-?\d+)`\)", text, re.S)
+    return found.group(1) if found else "?"
+
+
+def all_repos(root: Path, bin_dir: Path) -> tuple[Run, Run]:
+    remotes = copy_remotes(root, "remotes-all-repos")
+    work = root / "all-repos"
+    (work / "plugins").mkdir(parents=True)
+    (work / "plugins" / "bench_push.py").write_text(PUSH_PLUGIN)
+    (work / "remotes.json").write_text(json.dumps({n: str(p) for n, p in remotes.items()}))
+    config = work / "all-repos.json"
+    config.write_text(json.dumps({
+        "output_dir": "clones", "source": "all_repos.source.json_file",
+        "source_settings": {"filename": str(work / "remotes.json")},
+        "push": "bench_push", "push_settings": {},
+    }))
+    config.chmod(0o600)
+    env = {**ENV, "PYTHONPATH": str(work / "plugins")}
+    clone_argv = [str(bin_dir / "all-repos-clone"), "-C", str(config)]
+    clone = measure(clone_argv, work, env, root / "clone.log")
+    sed = measure([
+        str(bin_dir / "all-repos-sed"), "-C", str(config), "--branch-name", "bench",
+        "--commit-msg", "Replace old_api", SED, "*.py",
+    ], work, env, root / "sed.log")
+    check_branches(remotes, AR_BRANCH, "all-repos")
+    return clone, sed
+
+
+def small(run: Run) -> bool:
+    return run.rss_mib <= 300
+
+
+def row(label: str, run: Run, base: float | None, meets: bool | None) -> str:
+    ratio = f"{run.wall / base:.2f}x" if base else "-"
+    verdict = "-" if meets is None else ("yes" if meets else "NO")
+    return f"{label:<30} {run.wall:>9.2f} {run.rss_mib:>13.1f} {ratio:>12} {verdict:>13}"
+
+
+def bench(n: int, bin_dir: Path, keep: bool) -> list[str]:
+    """Measure everything for N repos, print the table; return the problems seen."""
+    tmp = tempfile.mkdtemp(prefix=f"shipyard-bench-{n}-")
+    root, problems, began = Path(tmp), [], time.monotonic()
+    try:
+        make_remotes(root, n)
+        print(f"\n== {n} repos (built in {time.monotonic() - began:.1f}s under {root})", flush=True)
+        ship, noop = shipyard(root, "nogates", [], reruns=1)
+        (ruff,) = shipyard(root, "ruff", ["ruff"], reruns=0)
+        clone, sed = all_repos(root, bin_dir)
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    ar = Run(clone.wall + sed.wall, max(clone.rss_mib, sed.rss_mib), "")
+    if ran := executed(noop.output):
+        problems.append(f"{n} repos: the no-op rerun executed {len(ran)} tasks: {ran[:5]}")
+    noop_target = 1.0 if n <= 50 else 2.0
+    print(f"{'':<30} {'wall s':>9} {'peak RSS MiB':>13} {'/ all-repos':>12} {'meets target':>13}")
+    print(row("shipyard ship (gates off)", ship, ar.wall, ship.wall <= ar.wall and small(ship)))
+    print(row("shipyard no-op rerun", noop, None, noop.wall <= noop_target and small(noop)))
+    print(row("shipyard ship + ruff gate", ruff, ar.wall, small(ruff)))
+    print(row("all-repos clone+sed", ar, None, None))
+    print(row("  all-repos-clone", clone, None, None))
+    print(row("  all-repos-sed", sed, None, None))
+    print(f"all-repos jobs: clone -j{default_jobs(bin_dir / 'all-repos-clone')}, "
+          f"sed -j{default_jobs(bin_dir / 'all-repos-sed')} (their defaults); shipyard: doit's "
+          f"default, one task at a time. No-op rerun executed {len(ran)} tasks.")
+    print(f"targets: ship (gates off) <= 1.0x all-repos; no-op rerun <= {noop_target:.0f} s at {n} "
+          f"repos; peak RSS <= 300 MiB. ({n} repos took {time.monotonic() - began:.0f}s in all)")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repos", type=int, nargs="+", default=[50, 200], help="repo counts")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    try:
+        bin_dir = all_repos_bin()
+        problems = [p for n in args.repos for p in bench(n, bin_dir, args.keep)]
+    except (BenchError, subprocess.CalledProcessError) as err:
+        print(f"\n!!! BENCHMARK FAILED !!!\n{err}", file=sys.stderr)
+        return 1
+    for problem in problems:
+        print(f"\n!!! {problem}", file=sys.stderr)
+    print(f"\ntotal: {time.monotonic() - started:.0f}s")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""Real git, real doit, real subprocesses: workspaces built in temporary folders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+DODO = "from pipelines.tasks import DOIT_CONFIG, task_plan, task_ship, task_ticket  # noqa: F401\n"
+
+
+def git(cwd: Path, *args: str) -> str:
+    out = subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **IDENTITY}
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def write_files(folder: Path, files: dict[str, str | bytes]) -> None:
+    for name, content in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+def make_remote(remote: Path, files: dict[str, str | bytes]) -> Path:
+    """A bare repo at `remote` whose main branch holds `files` in one commit."""
+    seed = remote.with_name(remote.name + ".seed")
+    seed.mkdir(parents=True)
+    write_files(seed, files)
+    git(seed, "init", "-q", "-b", "main")
+    git(seed, "add", "-A")
+    git(seed, "commit", "-q", "-m", "initial")
+    git(remote.parent, "init", "-q", "--bare", "-b", "main", remote.name)
+    git(seed, "push", "-q", str(remote), "main")
+    return remote
+
+
+def commit_to(remote: Path, files: dict[str, str]) -> str:
+    """Push one more commit onto the remote's main branch; return its sha."""
+    clone = remote.with_name(remote.name + ".push")
+    if not clone.exists():
+        git(remote.parent, "clone", "-q", str(remote), clone.name)
+    git(clone, "pull", "-q")
+    write_files(clone, files)
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "upstream change")
+    git(clone, "push", "-q")
+    return git(clone, "rev-parse", "HEAD")
+
+
+@dataclass
+class Run:
+    returncode: int
+    out: str
+    err: str
+
+    @property
+    def executed(self) -> list[str]:
+        """The tasks doit ran (it prints '.  NAME' for those, '-- NAME' for up-to-date ones)."""
+        return [line[3:].strip() for line in self.out.splitlines() if line.startswith(".  ")]
+
+
+class Workspace:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.remotes = root.parent / "remotes"
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "dodo.py").write_text(DODO)
+
+    def write(self, name: str, text: str) -> Path:
+        write_files(self.root, {name: text})
+        return self.root / name
+
+    def remote(self, name: str, files: dict[str, str | bytes]) -> Path:
+        return make_remote(self.remotes / f"{name}.git", files)
+
+    def doit(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> Run:
+        proc = subprocess.run(
+            [sys.executable, "-m", "doit", *args], cwd=self.root, capture_output=True, text=True,
+            env={**os.environ, **(env or {})}, timeout=timeout,
+        )
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "doit", *args], cwd=self.root,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+
+    def state(self, *parts: str) -> Path:
+        return self.root.joinpath("state", *parts)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    return Workspace(tmp_path / "ws")

@@ -1,0 +1,61 @@
+"""The bundled example ships end to end on a fresh copy of the project's own files."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from conftest import ROOT, Workspace, git
+
+
+def copy_example(workspace: Workspace) -> None:
+    for name in ("repos.yaml", "tickets", "skills", "examples"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, workspace.root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, workspace.root / name)
+
+
+def test_example_ships_three_merge_requests_then_reruns_nothing(workspace: Workspace) -> None:
+    copy_example(workspace)
+    first = workspace.doit("ship")
+    assert first.returncode == 0, first.out + first.err
+    for repo in ("textkit", "headline", "wordcount"):
+        mr = workspace.state("EX-1", repo, "mr.json").read_text()
+        assert '"state": "open"' in mr
+        for gate in ("ruff", "pytest"):
+            assert '"status": "pass"' in workspace.state("EX-1", repo, "gates", f"{gate}.json").read_text()
+        remote = workspace.state("remotes", f"{repo}.git")
+        branch = "shipyard/EX-1-rename-collapse-spaces-to-squeeze-spaces"
+        files = git(remote, "ls-tree", "-r", "--name-only", branch).split()
+        text = "".join(git(remote, "show", f"{branch}:{f}") for f in files if f.endswith(".py"))
+        assert "squeeze_spaces" in text and "collapse_spaces" not in text
+    assert "EX-1" in first.out and "ruff pass, pytest pass" in first.out  # the closing table
+    report = workspace.state("EX-1", "report.md").read_text()
+    assert "3 merge request(s) opened" in report
+
+    second = workspace.doit("ship")
+    assert second.returncode == 0
+    assert second.executed == []
+
+
+def test_user_checkout_is_never_written(workspace: Workspace, tmp_path: Path) -> None:
+    copy_example(workspace)
+    # point textkit at a user's own (non-bare) checkout instead of a seeded remote
+    checkout = tmp_path / "my-textkit"
+    shutil.copytree(ROOT / "examples/repos/textkit", checkout)
+    git(checkout, "init", "-q", "-b", "main")
+    git(checkout, "add", "-A")
+    git(checkout, "commit", "-q", "-m", "mine")
+    before = subprocess.run(["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True).stdout
+    text = (workspace.root / "repos.yaml").read_text()
+    text = text.replace("url: state/remotes/textkit.git\n    seed: examples/repos/textkit", f"url: {checkout}")
+    (workspace.root / "repos.yaml").write_text(text)
+    run = workspace.doit("ship")
+    assert run.returncode == 0, run.out + run.err
+    assert git(checkout, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+    assert "collapse_spaces" in (checkout / "textkit/__init__.py").read_text()
+    after = subprocess.run(["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True).stdout
+    assert before == after == ""

@@ -1,0 +1,224 @@
+"""The doit graph: what reruns when an input changes, failures, listing, locking, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Workspace, commit_to, git
+
+LIB = {
+    "lib/__init__.py": "def old_api(x):\n    return x + 1\n",
+    "tests/test_lib.py": "from lib import old_api\n\n\ndef test_old_api():\n    assert old_api(1) == 2\n",
+}
+APP = {
+    "app/__init__.py": "from lib import old_api\n\n\ndef run():\n    return old_api(41)\n",
+    "tests/test_app.py": "from app import run\n\n\ndef test_run():\n    assert run() == 42\n",
+}
+SED = "sed -i 's/old_api/new_api/g' $(git ls-files '*.py')"
+TICKET = """---
+id: T-1
+title: Replace old_api with new_api
+agent: {{kind: command, run: "{run}"}}
+---
+Replace `old_api` with `new_api` everywhere.
+"""
+
+
+def setup(ws: Workspace, run: str = SED, app_gates: str = "[ruff, {name: pytest, uses: [lib]}]") -> None:
+    lib, app = ws.remote("lib", LIB), ws.remote("app", APP)
+    other = ws.remote("docs", {"README.md": "nothing to see\n"})
+    ws.write("repos.yaml", f"""\
+defaults:
+  gates: [ruff, pytest]
+repos:
+  lib: {{url: {lib}, description: the library, skills: [lib-notes]}}
+  app: {{url: {app}, description: the program, gates: {app_gates}}}
+  docs: {{url: {other}, description: documentation}}
+""")
+    ws.write("skills/lib-notes/SKILL.md", "---\nname: lib-notes\ndescription: How lib is laid out.\n---\nKeep it small.\n")
+    ws.write("skills/app-notes/SKILL.md", "---\nname: app-notes\ndescription: How app is laid out.\napplies_to: {repos: [app]}\n---\nKeep it tidy.\n")
+    ws.write("tickets/T-1.md", TICKET.format(run=run.replace('"', '\\"')))
+
+
+def shipped(ws: Workspace) -> None:
+    run = ws.doit("ship")
+    assert run.returncode == 0, run.out + run.err
+
+
+def test_planner_picks_repos_holding_the_identifier_and_pins_bases(workspace: Workspace) -> None:
+    setup(workspace)
+    shipped(workspace)
+    plan = json.loads(workspace.state("T-1", "plan.json").read_text())
+    assert [r["name"] for r in plan["repos"]] == ["lib", "app"]
+    assert plan["repos"][0]["skills"] == ["lib-notes"] and plan["repos"][1]["skills"] == ["app-notes"]
+    pinned = plan["repos"][0]["base"]
+    # upstream moves on; the planned ticket stays on its base, even when the ticket is edited
+    commit_to(workspace.remotes / "lib.git", {"extra.py": "X = 1\n"})
+    workspace.write("tickets/T-1.md", workspace.root.joinpath("tickets/T-1.md").read_text() + "\nMore words.\n")
+    shipped(workspace)
+    assert json.loads(workspace.state("T-1", "plan.json").read_text())["repos"][0]["base"] == pinned
+    # until the plan is forgotten
+    assert workspace.doit("forget", "plan:T-1").returncode == 0
+    shipped(workspace)
+    assert json.loads(workspace.state("T-1", "plan.json").read_text())["repos"][0]["base"] != pinned
+
+
+def test_editing_one_skill_reruns_only_the_prompt_and_patch_that_use_it(workspace: Workspace) -> None:
+    setup(workspace)
+    shipped(workspace)
+    workspace.write("skills/lib-notes/SKILL.md", "---\nname: lib-notes\ndescription: How lib is laid out.\n---\nKeep it very small.\n")
+    run = workspace.doit("ship")
+    assert run.returncode == 0
+    # the patch came out the same, so nothing after it reruns
+    assert sorted(run.executed) == ["patch:T-1/lib", "prompt:T-1/lib"]
+
+
+def test_editing_one_gate_setting_reruns_only_that_gate(workspace: Workspace) -> None:
+    setup(workspace)
+    shipped(workspace)
+    text = workspace.root.joinpath("repos.yaml").read_text()
+    workspace.write("repos.yaml", text.replace("{name: pytest, uses: [lib]}", "{name: pytest, uses: [lib], timeout: 60}"))
+    run = workspace.doit("ship")
+    assert run.returncode == 0
+    assert run.executed == ["gate:T-1/app/pytest"]
+
+
+def test_editing_the_ticket_body_reruns_its_graph(workspace: Workspace) -> None:
+    setup(workspace)
+    shipped(workspace)
+    path = workspace.root / "tickets/T-1.md"
+    path.write_text(path.read_text().replace("everywhere.", "everywhere, please."))
+    run = workspace.doit("ship")
+    assert run.returncode == 0
+    for task in ("ticket:T-1", "plan:T-1", "prompt:T-1/lib", "prompt:T-1/app", "patch:T-1/lib", "patch:T-1/app"):
+        assert task in run.executed
+    assert "please" in workspace.state("T-1", "lib", "prompt.md").read_text()
+
+
+def test_a_failing_gate_blocks_only_its_repo_and_the_rerun_resumes_there(workspace: Workspace, tmp_path: Path) -> None:
+    flag = tmp_path / "allowed"
+    setup(workspace, run=f"{SED}; echo $SHIPYARD_REPO >> {tmp_path}/agent.log",
+          app_gates=f"[{{name: check, kind: command, run: 'test -e {flag}'}}]")
+    run = workspace.doit("ship")
+    assert run.returncode != 0
+    assert "T-1/app: gate check: fail" in run.out + run.err
+    assert json.loads(workspace.state("T-1", "lib", "mr.json").read_text())["state"] == "open"
+    assert not workspace.state("T-1", "app", "mr.json").exists()
+    assert json.loads(workspace.state("T-1", "app", "gates", "check.json").read_text())["status"] == "fail"
+    assert "app" in run.out and "check fail" in run.out  # the closing table shows the failure
+
+    flag.touch()
+    again = workspace.doit("ship")
+    assert again.returncode == 0, again.out + again.err
+    assert again.executed == ["gate:T-1/app/check", "mr:T-1/app", "ship:T-1"]
+    assert sorted((tmp_path / "agent.log").read_text().split()) == ["app", "lib"]  # no agent ran twice
+
+
+def test_an_empty_patch_opens_nothing_and_says_so(workspace: Workspace) -> None:
+    setup(workspace, run="true")
+    shipped(workspace)
+    for repo in ("lib", "app"):
+        assert workspace.state("T-1", repo, "patch.diff").read_bytes() == b""
+        assert json.loads(workspace.state("T-1", repo, "mr.json").read_text())["state"] == "no-change"
+        assert json.loads(workspace.state("T-1", repo, "gates", "ruff.json").read_text())["status"] == "skipped"
+    assert "none (no change)" in workspace.state("T-1", "report.md").read_text()
+    assert git(workspace.remotes / "lib.git", "branch", "--list", "shipyard/*") == ""
+
+
+def test_list_info_forget_and_one_target_by_hand(workspace: Workspace) -> None:
+    setup(workspace)
+    assert workspace.doit("list", "--all").returncode == 0  # before any plan exists
+    shipped(workspace)
+    listed = workspace.doit("list", "--all").out.split()
+    for task in ("prompt:T-1/app", "patch:T-1/lib", "gate:T-1/app/pytest", "mr:T-1/lib", "ship:T-1"):
+        assert task in listed
+    info = workspace.doit("info", "patch:T-1/lib")
+    assert info.returncode == 0 and "up-to-date" in info.out
+    assert workspace.doit("forget", "patch:T-1/lib").returncode == 0
+    run = workspace.doit("patch:T-1/lib")
+    assert run.returncode == 0
+    assert "patch:T-1/lib" in run.executed and "patch:T-1/app" not in run.executed
+
+
+def test_rerunning_the_merge_request_keeps_one_branch_and_one_commit(workspace: Workspace) -> None:
+    setup(workspace)
+    shipped(workspace)
+    first = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())
+    assert workspace.doit("forget", "mr:T-1/lib").returncode == 0
+    assert workspace.doit("mr:T-1/lib").returncode == 0
+    second = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())
+    assert first["commit"] == second["commit"]
+    remote = workspace.remotes / "lib.git"
+    assert git(remote, "branch", "--list", "shipyard/*").split() == [first["branch"]]
+    assert git(remote, "rev-list", "--count", f"main..{first['branch']}") == "1"
+
+
+def test_a_second_run_stops_at_once_naming_the_first(workspace: Workspace) -> None:
+    setup(workspace, run=f"sleep 3; {SED}")
+    first = workspace.popen("ship")
+    try:
+        deadline = time.monotonic() + 30
+        while not workspace.state(".lock.holder").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = workspace.doit("ship", timeout=20)
+        assert second.returncode == 3
+        assert f"pid {first.pid}" in second.err and "in use" in second.err
+    finally:
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, out + err
+
+
+def test_kill_9_mid_ship_then_rerun_redoes_no_finished_step(workspace: Workspace, tmp_path: Path) -> None:
+    log = tmp_path / "agent.log"
+    setup(workspace, run=f"echo $SHIPYARD_REPO >> {log}; sleep 1; {SED}")
+    # a third repo so that the kill lands with work both done and left
+    text = workspace.root.joinpath("repos.yaml").read_text()
+    more = workspace.remote("tool", {"tool/__init__.py": "from lib import old_api\n\nprint(old_api(1))\n"})
+    workspace.write("repos.yaml", text + f"  tool: {{url: {more}, description: a tool, gates: [ruff]}}\n")
+    proc = workspace.popen("ship")
+    deadline = time.monotonic() + 60
+    while not workspace.state("T-1", "lib", "agent.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    finished = [r for r in ("lib", "app", "tool") if workspace.state("T-1", r, "agent.json").exists()]
+    assert finished, "the kill came before any patch finished"
+
+    run = workspace.doit("ship")
+    assert run.returncode == 0, run.out + run.err
+    invoked = log.read_text().split()
+    for repo in finished:
+        assert invoked.count(repo) == 1, (repo, invoked)
+        assert f"patch:T-1/{repo}" not in run.executed
+    for repo in ("lib", "app", "tool"):
+        mr = json.loads(workspace.state("T-1", repo, "mr.json").read_text())
+        remote = workspace.remotes / f"{repo}.git"
+        assert git(remote, "branch", "--list", "shipyard/*").split() == [mr["branch"]]
+        assert git(remote, "rev-list", "--count", f"main..{mr['branch']}") == "1"
+    for path in workspace.state().rglob("*.json"):
+        json.loads(path.read_text())  # nothing half-written
+    assert not list(workspace.state().rglob("*.tmp"))
+
+
+@pytest.mark.parametrize("task", ["prompt:T-1/lib", "gate:T-1/lib/ruff", "ship:T-1"])
+def test_a_deleted_target_is_rebuilt_alone(workspace: Workspace, task: str) -> None:
+    setup(workspace)
+    shipped(workspace)
+    target = {
+        "prompt:T-1/lib": workspace.state("T-1", "lib", "prompt.md"),
+        "gate:T-1/lib/ruff": workspace.state("T-1", "lib", "gates", "ruff.json"),
+        "ship:T-1": workspace.state("T-1", "report.md"),
+    }[task]
+    before = target.read_text()
+    target.unlink()
+    run = workspace.doit("ship")
+    assert run.returncode == 0
+    assert run.executed == [task]
+    assert target.read_text() == before
