@@ -1,0 +1,121 @@
+"""Bad input is refused before any work: one line naming the file, key and line; exit 3."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import Workspace
+
+REPOS = """\
+defaults:
+  agent: {kind: command, run: "true"}
+  gates: [ruff]
+repos:
+  lib:
+    url: ../remotes/lib.git
+    description: the library
+"""
+TICKET = """---
+id: T-1
+title: Do a thing
+---
+Body.
+"""
+SKILL = "---\nname: notes\ndescription: Notes.\n---\nText.\n"
+
+
+def case(repos: str = REPOS, ticket: str = TICKET, skill: str = SKILL, ticket_name: str = "T-1") -> dict[str, str]:
+    return {"repos.yaml": repos, f"tickets/{ticket_name}.md": ticket, "skills/notes/SKILL.md": skill}
+
+
+CASES = {
+    "bad yaml": (
+        case(repos=REPOS + "  bad: [unclosed\n"),
+        "repos.yaml:9: not valid YAML",
+    ),
+    "unknown key in a repo": (
+        case(repos=REPOS + "    colour: blue\n"),
+        "repos.yaml:8: repos.lib.colour: unknown key",
+    ),
+    "wrong type": (
+        case(repos=REPOS.replace('run: "true"}', 'run: "true", timeout: soon}')),
+        "repos.yaml:2: defaults.agent.timeout: input should be a valid integer",
+    ),
+    "missing url": (
+        case(repos=REPOS.replace("    url: ../remotes/lib.git\n", "")),
+        "repos.yaml:5: repos.lib.url: required key is missing",
+    ),
+    "unknown gate": (
+        case(repos=REPOS.replace("gates: [ruff]", "gates: [ruff, rufff]")),
+        "repos.yaml:3: defaults.gates[1]: unknown gate 'rufff'; expected one of: command, pytest, ruff",
+    ),
+    "unknown agent kind": (
+        case(repos=REPOS.replace("kind: command", "kind: robot")),
+        "repos.yaml:2: defaults.agent.kind: unknown agent 'robot'; expected one of: command",
+    ),
+    "unknown repo in a ticket": (
+        case(ticket=TICKET.replace("title: Do a thing\n", "title: Do a thing\nrepos: [lib, billing]\n")),
+        "tickets/T-1.md:4: repos[1]: unknown repo 'billing'; expected one of: lib",
+    ),
+    "ticket id not its file name": (
+        case(ticket=TICKET.replace("id: T-1", "id: T-2")),
+        "tickets/T-1.md:2: id: expected 'T-1' (the file's name), got 'T-2'",
+    ),
+    "ticket without title": (
+        case(ticket=TICKET.replace("title: Do a thing\n", "")),
+        "tickets/T-1.md:2: title: required key is missing",
+    ),
+    "ticket without front matter": (
+        case(ticket="Just a body.\n"),
+        "tickets/T-1.md:1: expected YAML front matter opening with '---' on line 1",
+    ),
+    "unknown skill": (
+        case(repos=REPOS + "    skills: [notes, styles]\n"),
+        "repos.yaml:8: repos.lib.skills[1]: unknown skill 'styles'; expected a folder skills/styles/ with a SKILL.md",
+    ),
+    "skill name not its folder": (
+        case(skill=SKILL.replace("name: notes", "name: other")),
+        "skills/notes/SKILL.md:2: name: expected 'notes' (the folder's name), got 'other'",
+    ),
+    "skill without description": (
+        case(skill="---\nname: notes\n---\nText.\n"),
+        "skills/notes/SKILL.md:2: description: required key is missing",
+    ),
+    "command gate without run": (
+        case(repos=REPOS.replace("gates: [ruff]", "gates: [{name: unit, kind: command}]")),
+        "repos.yaml:3: defaults.gates[0].run: required for a command gate",
+    ),
+    "ticket override of the wrong type": (
+        case(ticket=TICKET.replace("title: Do a thing\n", "title: Do a thing\nagent: {kind: command, run: [1, 2]}\n")),
+        "tickets/T-1.md:4: agent.run: input should be a valid string",
+    ),
+    "no agent anywhere": (
+        case(repos=REPOS.replace('  agent: {kind: command, run: "true"}\n', "")),
+        "repos.yaml:1: defaults.agent: no agent is configured for repo 'lib'",
+    ),
+    "repos is not a mapping": (
+        case(repos="- just\n- a list\n"),
+        "repos.yaml:1: expected a mapping with 'defaults' and 'repos'",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_bad_input_is_one_line_exit_3_and_nothing_in_state(workspace: Workspace, name: str) -> None:
+    files, expected = CASES[name]
+    for path, text in files.items():
+        workspace.write(path, text)
+    run = workspace.doit("ship")
+    assert run.returncode == 3
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith(f"ERROR: {expected}"), lines[0]
+    assert "Traceback" not in run.err
+    assert not workspace.state().exists()
+
+
+def test_good_input_passes_the_same_checks(workspace: Workspace) -> None:
+    for path, text in case().items():
+        workspace.write(path, text)
+    run = workspace.doit("list")
+    assert run.returncode == 0, run.err
