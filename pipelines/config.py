@@ -9,11 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines import plugins, skills, tickets
+from pipelines import plugins, skills, tickets, yamlfile
 from pipelines.errors import InputError
 from pipelines.paths import Paths
 from pipelines.yamlfile import KeyPath, dotted, line_of, validate
-from pipelines import yamlfile
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -107,12 +106,14 @@ class Workspace:
                 where[key] = (file, (*base, key), lines)
         if "agent" not in merged:
             raise InputError(
-                "repos.yaml", "defaults.agent",
+                "repos.yaml",
+                "defaults.agent",
                 f"no agent is configured for repo {repo!r}; expected e.g. {{kind: command, run: ...}}",
                 self.lines.get(("defaults",)),
             )
         return RepoSettings(
-            name=repo, spec=spec,
+            name=repo,
+            spec=spec,
             agent=_backend("agents", merged["agent"], *where["agent"]),
             gates=_gates(merged["gates"], *where["gates"], self.repos),
             forge=_backend("forges", merged["forge"], *where["forge"]),
@@ -132,7 +133,8 @@ def _backend(family: str, value: Any, file: str, path: KeyPath, lines: dict) -> 
     except KeyError:
         known = ", ".join(plugins.kinds(family))
         raise InputError(
-            file, dotted((*path, "kind")),
+            file,
+            dotted((*path, "kind")),
             f"unknown {family[:-1]} {value['kind']!r}; expected one of: {known}",
             line_of(lines, (*path, "kind")),
         ) from None
@@ -149,7 +151,9 @@ def _gates(value: Any, file: str, path: KeyPath, lines: dict, known_repos: dict)
         gate = validate(GateSpec, data, file, lines, at)
         if gate.plugin not in plugins.kinds("gates"):
             raise InputError(
-                file, dotted(at), f"unknown gate {gate.plugin!r}; expected one of: "
+                file,
+                dotted(at),
+                f"unknown gate {gate.plugin!r}; expected one of: "
                 f"{', '.join(plugins.kinds('gates'))} (or kind: command with run:)",
                 line_of(lines, at),
             )
@@ -160,7 +164,9 @@ def _gates(value: Any, file: str, path: KeyPath, lines: dict, known_repos: dict)
         if any(g.name == gate.name for g in gates):
             raise InputError(file, dotted(at), f"gate {gate.name!r} is listed twice", line_of(lines, at))
         if not NAME.match(gate.name):
-            raise InputError(file, dotted((*at, "name")), "expected letters, digits, '.', '_' or '-'", line_of(lines, at))
+            raise InputError(
+                file, dotted((*at, "name")), "expected letters, digits, '.', '_' or '-'", line_of(lines, at)
+            )
         gates.append(gate)
     return tuple(gates)
 
@@ -176,17 +182,25 @@ def load(root: Path) -> Workspace:
     parsed = validate(ReposFile, data, "repos.yaml", lines)
     for name in parsed.repos:
         if not NAME.match(name):
-            raise InputError("repos.yaml", f"repos.{name}", "expected a name of letters, digits, '.', '_' or '-'", lines.get(("repos", name)))
+            raise InputError(
+                "repos.yaml",
+                f"repos.{name}",
+                "expected a name of letters, digits, '.', '_' or '-'",
+                lines.get(("repos", name)),
+            )
     all_skills = skills.load_all(paths.skills, root)
     for name, spec in parsed.repos.items():
         for index, skill in enumerate(spec.skills):
             _known_skill(skill, all_skills, "repos.yaml", ("repos", name, "skills", index), lines)
-    workspace = Workspace(paths, parsed.defaults, parsed.repos, tickets.load_all(paths.tickets, root), all_skills, lines)
+    workspace = Workspace(
+        paths, parsed.defaults, parsed.repos, tickets.load_all(paths.tickets, root), all_skills, lines
+    )
     for ticket in workspace.tickets.values():
         for index, repo in enumerate(ticket.repos or ()):
             if repo not in parsed.repos:
                 raise InputError(
-                    ticket.file, f"repos[{index}]",
+                    ticket.file,
+                    f"repos[{index}]",
                     f"unknown repo {repo!r}; expected one of: {', '.join(parsed.repos)}",
                     line_of(ticket.lines, ("repos", index)),
                 )
@@ -201,7 +215,8 @@ def load(root: Path) -> Workspace:
 def _known_skill(name: str, known: dict, file: str, path: KeyPath, lines: dict) -> None:
     if name not in known:
         raise InputError(
-            file, dotted(path),
+            file,
+            dotted(path),
             f"unknown skill {name!r}; expected a folder skills/{name}/ with a SKILL.md",
             line_of(lines, path),
         )

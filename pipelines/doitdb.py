@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from doit.dependency import SqliteDB
@@ -66,6 +66,6 @@ def hold(state: Path) -> None:
         who = holder.read_text().strip() if holder.exists() else "another process"
         raise InvalidDodoFile(f"{state}/ is in use by {who}; wait for it to finish") from None
     _locks.append(lock)
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     command = " ".join(["doit", *sys.argv[1:]])
     write_atomic(holder, f"pid {os.getpid()} ({command}, started {started})\n")

@@ -15,13 +15,26 @@ from pipelines.errors import StepError
 
 # Settings that keep output stable whatever the user's ~/.gitconfig says, and keep hooks quiet.
 STABLE = (
-    "-c", "core.hooksPath=/dev/null", "-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false",
-    "-c", "diff.relative=false", "-c", "core.quotePath=true", "-c", "advice.detachedHead=false",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "diff.noprefix=false",
+    "-c",
+    "diff.mnemonicPrefix=false",
+    "-c",
+    "diff.relative=false",
+    "-c",
+    "core.quotePath=true",
+    "-c",
+    "advice.detachedHead=false",
 )
 SEED_ENV = {
-    "GIT_AUTHOR_NAME": "shipyard", "GIT_AUTHOR_EMAIL": "shipyard@localhost",
-    "GIT_COMMITTER_NAME": "shipyard", "GIT_COMMITTER_EMAIL": "shipyard@localhost",
-    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+00:00", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+00:00",
+    "GIT_AUTHOR_NAME": "shipyard",
+    "GIT_AUTHOR_EMAIL": "shipyard@localhost",
+    "GIT_COMMITTER_NAME": "shipyard",
+    "GIT_COMMITTER_EMAIL": "shipyard@localhost",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+00:00",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+00:00",
 }
 
 
@@ -33,9 +46,7 @@ def git(cwd: Path, *args: str, input: bytes | None = None, env: dict[str, str] |
 
 def git_bytes(cwd: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
     full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
-    proc = subprocess.run(
-        ["git", *STABLE, *args], cwd=cwd, input=input, capture_output=True, env=full_env
-    )
+    proc = subprocess.run(["git", *STABLE, *args], cwd=cwd, input=input, capture_output=True, env=full_env)
     if proc.returncode:
         message = proc.stderr.decode(errors="replace").strip().splitlines()
         raise StepError(f"git {args[0]} failed: {message[-1] if message else proc.returncode}")
@@ -102,9 +113,7 @@ def grep(mirror: Path, sha: str, words: list[str]) -> list[str]:
     """The words (fixed strings) found anywhere in the tree at `sha`."""
     found = []
     for word in words:
-        proc = subprocess.run(
-            ["git", "grep", "-q", "-F", "-e", word, sha], cwd=mirror, capture_output=True
-        )
+        proc = subprocess.run(["git", "grep", "-q", "-F", "-e", word, sha], cwd=mirror, capture_output=True)
         if proc.returncode == 0:
             found.append(word)
     return found
@@ -142,11 +151,14 @@ def holds(worktree: Path, base: str, patch: bytes) -> bool:
         return False
     try:
         head = git(worktree, "rev-parse", "HEAD")
-        staged = git_bytes(worktree, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "-M", base)
-        clean = not git(worktree, "status", "--porcelain", "--untracked-files=all", "--ignored")
+        staged = git_bytes(
+            worktree, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "-M", base
+        )
+        git(worktree, "diff", "--quiet")  # fails when a tracked file differs from the index
+        untracked = git(worktree, "ls-files", "--others")  # ignored files included
     except StepError:
         return False
-    return head == base and staged == patch and clean
+    return head == base and staged == patch and not untracked
 
 
 def tree_of(mirror: Path, base: str, patch: bytes) -> str:
@@ -179,10 +191,16 @@ def remote_branch(mirror: Path, branch: str) -> str | None:
 
 
 def commit(mirror: Path, tree: str, parent: str, message: str) -> str:
-    identity = {} if _configured(mirror, "user.email") else {
-        "GIT_AUTHOR_NAME": "shipyard", "GIT_AUTHOR_EMAIL": "shipyard@localhost",
-        "GIT_COMMITTER_NAME": "shipyard", "GIT_COMMITTER_EMAIL": "shipyard@localhost",
-    }
+    identity = (
+        {}
+        if _configured(mirror, "user.email")
+        else {
+            "GIT_AUTHOR_NAME": "shipyard",
+            "GIT_AUTHOR_EMAIL": "shipyard@localhost",
+            "GIT_COMMITTER_NAME": "shipyard",
+            "GIT_COMMITTER_EMAIL": "shipyard@localhost",
+        }
+    )
     return git(mirror, "commit-tree", tree, "-p", parent, "-F", "-", input=message.encode(), env=identity)
 
 

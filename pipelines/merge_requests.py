@@ -30,9 +30,14 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     if blocked := [r["gate"] for r in reports if r["status"] != "pass"]:
         raise StepError(f"{ticket_id}/{repo}: mr: gates did not pass: {', '.join(blocked)}")
     siblings = [
-        {"repo": r["name"], "branch": branch_name(
-            workspace.settings(ticket, r["name"]).branch_prefix, ticket_id, ticket.slug)}
-        for r in planned if r["name"] != repo
+        {
+            "repo": r["name"],
+            "branch": branch_name(
+                workspace.settings(ticket, r["name"]).branch_prefix, ticket_id, ticket.slug
+            ),
+        }
+        for r in planned
+        if r["name"] != repo
     ]
     branch = branch_name(settings.branch_prefix, ticket_id, ticket.slug)
     mirror = base_mirror(workspace, repo, entry["base"])
@@ -41,18 +46,37 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
         mirror, tree, entry["base"], f"{ticket.title}\n\nShipyard-Ticket: {ticket_id}\n"
     )
     body = templates.render(
-        TEMPLATE, ticket=ticket, reports=reports, siblings=siblings, base=entry["base"],
+        TEMPLATE,
+        ticket=ticket,
+        reports=reports,
+        siblings=siblings,
+        base=entry["base"],
         order=[r["name"] for r in planned],
     )
     mr = MergeRequest(
-        repo=repo, url=settings.spec.url, remote=mirrors.url(paths, settings.spec), mirror=mirror,
-        branch=branch, commit=sha, base=entry["base"], title=f"{ticket.title} ({ticket_id})", body=body,
+        repo=repo,
+        url=settings.spec.url,
+        remote=mirrors.url(paths, settings.spec),
+        mirror=mirror,
+        branch=branch,
+        commit=sha,
+        base=entry["base"],
+        title=f"{ticket.title} ({ticket_id})",
+        body=body,
     )
     published = plugins.load("forges", settings.forge.kind).publish(settings.forge, mr)
-    write_json(paths.mr_json(ticket_id, repo), {
-        **record, **published, "branch": branch, "commit": sha, "title": mr.title, "body": body,
-        "siblings": siblings,
-    })
+    write_json(
+        paths.mr_json(ticket_id, repo),
+        {
+            **record,
+            **published,
+            "branch": branch,
+            "commit": sha,
+            "title": mr.title,
+            "body": body,
+            "siblings": siblings,
+        },
+    )
 
 
 def _reusable(mirror, branch: str, tree: str, base: str) -> str | None:

@@ -18,12 +18,15 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     mirror = base_mirror(workspace, repo, entry["base"])
     work = paths.work(ticket_id, repo)
     git.checkout(mirror, work, entry["base"])
-    env = tools.environment(paths.agent_home, {
-        "SHIPYARD_ROOT": str(paths.root),
-        "SHIPYARD_TICKET": ticket_id,
-        "SHIPYARD_REPO": repo,
-        "SHIPYARD_PROMPT": str(paths.prompt(ticket_id, repo).resolve()),
-    })
+    env = tools.environment(
+        paths.agent_home,
+        {
+            "SHIPYARD_ROOT": str(paths.root),
+            "SHIPYARD_TICKET": ticket_id,
+            "SHIPYARD_REPO": repo,
+            "SHIPYARD_PROMPT": str(paths.prompt(ticket_id, repo).resolve()),
+        },
+    )
     job = Job(work, paths.prompt(ticket_id, repo), paths.transcript(ticket_id, repo), env)
     result = plugins.load("agents", settings.agent.kind).run(settings.agent, job)
     usage = {"agent": settings.agent.kind, **{k: v for k, v in vars(result).items() if k != "ok"}}

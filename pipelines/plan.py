@@ -81,10 +81,13 @@ def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = d
         raise StepError(
             f"{ticket_id}: plan: no repo matches; name them in the ticket's front matter (repos: [...])"
         )
-    write_json(target, {
-        "ticket": ticket_id,
-        "repos": [_entry(workspace, ticket, c, base(c.repo)) for c in choices],
-    })
+    write_json(
+        target,
+        {
+            "ticket": ticket_id,
+            "repos": [_entry(workspace, ticket, c, base(c.repo)) for c in choices],
+        },
+    )
 
 
 def _entry(workspace: Workspace, ticket: Ticket, choice: Choice, base: str) -> dict[str, Any]:

@@ -13,9 +13,7 @@ FAMILIES = ("agents", "gates", "forges")
 @cache
 def kinds(family: str) -> tuple[str, ...]:
     package = importlib.import_module(f"pipelines.{family}")
-    return tuple(
-        sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(package.__path__))
-    )
+    return tuple(sorted(m.name.replace("_", "-") for m in pkgutil.iter_modules(package.__path__)))
 
 
 def load(family: str, kind: str) -> ModuleType:

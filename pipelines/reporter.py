@@ -16,9 +16,20 @@ class ShipReporter(ConsoleReporter):
 
     def _seen(self, task) -> None:
         ticket = task.name.partition(":")[2].split("/")[0]
-        if ticket and ticket not in self.tickets and task.name.split(":")[0] in {
-            "ticket", "plan", "prompt", "patch", "gate", "mr", "ship",
-        }:
+        if (
+            ticket
+            and ticket not in self.tickets
+            and task.name.split(":")[0]
+            in {
+                "ticket",
+                "plan",
+                "prompt",
+                "patch",
+                "gate",
+                "mr",
+                "ship",
+            }
+        ):
             self.tickets.append(ticket)
 
     def execute_task(self, task) -> None:
@@ -44,6 +55,8 @@ class ShipReporter(ConsoleReporter):
             if ticket not in tasks.WORKSPACE.tickets:
                 continue
             for row in ship.summarize(tasks.WORKSPACE, ticket):
-                table.add_row(ticket, row["repo"], ship.patch_cell(row), ship.gates_cell(row), ship.mr_cell(row))
+                table.add_row(
+                    ticket, row["repo"], ship.patch_cell(row), ship.gates_cell(row), ship.mr_cell(row)
+                )
         if table.row_count:
             Console(file=self.outstream, width=160).print(table)

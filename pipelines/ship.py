@@ -19,43 +19,59 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
     for entry in plan.load(workspace, ticket_id):
         repo = entry["name"]
         patch_file = paths.patch(ticket_id, repo)
-        files, added, removed = git.numstat(patch_file.read_text(errors="replace")) if patch_file.exists() else (0, 0, 0)
+        files, added, removed = (
+            git.numstat(patch_file.read_text(errors="replace")) if patch_file.exists() else (0, 0, 0)
+        )
         gates = [
             read_json(p)
             for g in workspace.settings(ticket, repo).gates
             if (p := paths.gate_report(ticket_id, repo, g.name)).exists()
         ]
         mr_file = paths.mr_json(ticket_id, repo)
-        rows.append({
-            "repo": repo, "base": entry["base"], "reason": entry["reason"],
-            "patch": {"exists": patch_file.exists(), "files": files, "added": added, "removed": removed},
-            "gates": [{k: g[k] for k in ("gate", "status", "summary", "findings")} for g in gates],
-            "mr": read_json(mr_file) if mr_file.exists() else {},
-        })
+        rows.append(
+            {
+                "repo": repo,
+                "base": entry["base"],
+                "reason": entry["reason"],
+                "patch": {"exists": patch_file.exists(), "files": files, "added": added, "removed": removed},
+                "gates": [{k: g[k] for k in ("gate", "status", "summary", "findings")} for g in gates],
+                "mr": read_json(mr_file) if mr_file.exists() else {},
+            }
+        )
     return rows
 
 
 def make(workspace: Workspace, ticket_id: str) -> None:
     paths = workspace.paths
     rows = summarize(workspace, ticket_id)
-    write_json(paths.ship_json(ticket_id), {
-        "ticket": ticket_id,
-        "repos": [
-            {
-                "repo": r["repo"], "base": r["base"], "patch": r["patch"],
-                "gates": {g["gate"]: g["status"] for g in r["gates"]},
-                "mr": {k: r["mr"][k] for k in ("state", "branch", "commit", "url") if k in r["mr"]},
-            }
-            for r in rows
-        ],
-    })
+    write_json(
+        paths.ship_json(ticket_id),
+        {
+            "ticket": ticket_id,
+            "repos": [
+                {
+                    "repo": r["repo"],
+                    "base": r["base"],
+                    "patch": r["patch"],
+                    "gates": {g["gate"]: g["status"] for g in r["gates"]},
+                    "mr": {k: r["mr"][k] for k in ("state", "branch", "commit", "url") if k in r["mr"]},
+                }
+                for r in rows
+            ],
+        },
+    )
     for r in rows:
         r.update(patch_cell=patch_cell(r), gates_cell=gates_cell(r), mr_cell=mr_cell(r))
-    write_atomic(paths.report(ticket_id), templates.render(
-        TEMPLATE, ticket=workspace.tickets[ticket_id], repos=rows,
-        opened=sum(r["mr"].get("state") == "open" for r in rows),
-        unchanged=sum(r["mr"].get("state") == "no-change" for r in rows),
-    ))
+    write_atomic(
+        paths.report(ticket_id),
+        templates.render(
+            TEMPLATE,
+            ticket=workspace.tickets[ticket_id],
+            repos=rows,
+            opened=sum(r["mr"].get("state") == "open" for r in rows),
+            unchanged=sum(r["mr"].get("state") == "no-change" for r in rows),
+        ),
+    )
 
 
 def patch_cell(row: dict[str, Any]) -> str:

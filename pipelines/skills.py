@@ -82,13 +82,16 @@ def load(path: Path, root: Path) -> Skill:
     front = validate(SkillFront, data, file, lines)
     if front.name != path.parent.name:
         raise InputError(
-            file, "name", f"expected {path.parent.name!r} (the folder's name), got {front.name!r}",
+            file,
+            "name",
+            f"expected {path.parent.name!r} (the folder's name), got {front.name!r}",
             lines.get(("name",)),
         )
     bad = [lang for lang in (front.applies_to.languages if front.applies_to else ()) if lang not in LANGUAGES]
     if bad:
         raise InputError(
-            file, "applies_to.languages",
+            file,
+            "applies_to.languages",
             f"unknown language {bad[0]!r}; expected one of: {', '.join(LANGUAGES)}",
             lines.get(("applies_to", "languages")),
         )

@@ -1,7 +1,7 @@
 """The doit task creators: what each step reads and writes. The work is in the stage modules.
 
-    ticket:ID -> plan:ID -> prompt:ID/REPO -> patch:ID/REPO -> gate:ID/REPO/GATE -> mr:ID/REPO
-                                                                               -> ship:ID
+ticket:ID -> plan:ID -> prompt:ID/REPO -> patch:ID/REPO -> gate:ID/REPO/GATE -> mr:ID/REPO
+                                                                           -> ship:ID
 """
 
 from __future__ import annotations
@@ -17,7 +17,15 @@ from doit.loader import DelayedLoader
 from doit.tools import config_changed
 
 from pipelines import (
-    config, gates, merge_requests, patches, plan, prompts, ship, templates, tickets,
+    config,
+    gates,
+    merge_requests,
+    patches,
+    plan,
+    prompts,
+    ship,
+    templates,
+    tickets,
 )
 from pipelines.errors import InputError, StepError
 from pipelines.reporter import ShipReporter
@@ -115,21 +123,28 @@ def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str])
     name = f"{tid}/{repo}"
     prompt, patch = _rel(PATHS.prompt(tid, repo)), _rel(PATHS.patch(tid, repo))
     yield {
-        "basename": "prompt", "name": name,
+        "basename": "prompt",
+        "name": name,
         "actions": [_step(prompts.make, tid, repo)],
         "file_dep": [
-            _rel(PATHS.plan(tid)), _rel(PATHS.ticket_json(tid)),
+            _rel(PATHS.plan(tid)),
+            _rel(PATHS.ticket_json(tid)),
             *(_rel(WORKSPACE.skills[s].path) for s in entry["skills"]),
             str(templates.path(prompts.TEMPLATE)),
         ],
         "targets": [prompt],
-        "uptodate": [config_changed({"description": settings.spec.description, "gates": [g.name for g in settings.gates]})],
+        "uptodate": [
+            config_changed(
+                {"description": settings.spec.description, "gates": [g.name for g in settings.gates]}
+            )
+        ],
         "clean": True,
     }
     agent_inputs = list(getattr(settings.agent, "inputs", ()))
     skill_files = [_rel(f) for s in entry["skills"] for f in WORKSPACE.skills[s].files()]
     yield {
-        "basename": "patch", "name": name,
+        "basename": "patch",
+        "name": name,
         "actions": [_step(patches.make, tid, repo)],
         "file_dep": [prompt, *agent_inputs, *skill_files],
         "targets": [patch, _rel(PATHS.agent_json(tid, repo)), _rel(PATHS.transcript(tid, repo))],
@@ -141,24 +156,39 @@ def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str])
         report = _rel(PATHS.gate_report(tid, repo, gate.name))
         reports.append(report)
         yield {
-            "basename": "gate", "name": f"{name}/{gate.name}",
+            "basename": "gate",
+            "name": f"{name}/{gate.name}",
             "actions": [_step(gates.run, tid, repo, gate.name)],
             "file_dep": [patch, *(_rel(PATHS.patch(tid, r)) for r in gates.used_repos(gate, order))],
             "targets": [report, _rel(PATHS.gate_log(tid, repo, gate.name))],
-            "uptodate": [config_changed({
-                "gate": gate.model_dump(), "version": gates.version(gate), "base": entry["base"],
-            })],
+            "uptodate": [
+                config_changed(
+                    {
+                        "gate": gate.model_dump(),
+                        "version": gates.version(gate),
+                        "base": entry["base"],
+                    }
+                )
+            ],
             "clean": True,
         }
     yield {
-        "basename": "mr", "name": name,
+        "basename": "mr",
+        "name": name,
         "actions": [_step(merge_requests.make, tid, repo)],
         "file_dep": [patch, *reports, str(templates.path(merge_requests.TEMPLATE))],
         "targets": [_rel(PATHS.mr_json(tid, repo))],
-        "uptodate": [config_changed({
-            "forge": settings.forge.model_dump(), "prefix": settings.branch_prefix,
-            "title": ticket.title, "base": entry["base"], "order": order,
-        })],
+        "uptodate": [
+            config_changed(
+                {
+                    "forge": settings.forge.model_dump(),
+                    "prefix": settings.branch_prefix,
+                    "title": ticket.title,
+                    "base": entry["base"],
+                    "order": order,
+                }
+            )
+        ],
         "clean": True,
     }
 
@@ -171,7 +201,8 @@ def _ship_task(ticket: tickets.Ticket, planned: list[dict[str, Any]]) -> Task:
         deps.append(_rel(PATHS.mr_json(tid, repo)))
         deps += [_rel(PATHS.gate_report(tid, repo, g.name)) for g in WORKSPACE.settings(ticket, repo).gates]
     return {
-        "basename": "ship", "name": tid,
+        "basename": "ship",
+        "name": tid,
         "actions": [_step(ship.make, tid)],
         "file_dep": deps,
         "targets": [_rel(PATHS.ship_json(tid)), _rel(PATHS.report(tid))],
@@ -183,7 +214,16 @@ def _ship_task(ticket: tickets.Ticket, planned: list[dict[str, Any]]) -> Task:
 # run tasks: `list`, `info`, `forget` and `clean` call the creator at load time instead (doit
 # 0.37 would show them `creates=` placeholders, and `info` crashes on those).
 COMMANDS_THAT_RUN_NOTHING = {
-    "list", "info", "forget", "clean", "ignore", "dumpdb", "resetdep", "strace", "tabcompletion", "help",
+    "list",
+    "info",
+    "forget",
+    "clean",
+    "ignore",
+    "dumpdb",
+    "resetdep",
+    "strace",
+    "tabcompletion",
+    "help",
 }
 if not COMMANDS_THAT_RUN_NOTHING & set(sys.argv[1:]):
     task_ship.doit_create_after = DelayedLoader(  # type: ignore[attr-defined]

@@ -69,12 +69,16 @@ def load(path: Path, root: Path) -> Ticket:
     front = validate(TicketFront, data, file, lines)
     if front.id != path.stem:
         raise InputError(
-            file, "id", f"expected {path.stem!r} (the file's name), got {front.id!r}",
+            file,
+            "id",
+            f"expected {path.stem!r} (the file's name), got {front.id!r}",
             lines.get(("id",)),
         )
     if not ID_PATTERN.match(front.id):
         raise InputError(
-            file, "id", f"expected letters, digits, '.', '_' or '-', got {front.id!r}",
+            file,
+            "id",
+            f"expected letters, digits, '.', '_' or '-', got {front.id!r}",
             lines.get(("id",)),
         )
     if not front.title.strip():
@@ -85,10 +89,17 @@ def load(path: Path, root: Path) -> Ticket:
         if (value := getattr(front, key)) is not None
     }
     return Ticket(
-        id=front.id, title=front.title.strip(), body=body, status=front.status,
+        id=front.id,
+        title=front.title.strip(),
+        body=body,
+        status=front.status,
         repos=tuple(front.repos) if front.repos is not None else None,
-        skills=tuple(front.skills), labels=tuple(front.labels), link=front.link,
-        overrides=overrides, file=file, lines=lines,
+        skills=tuple(front.skills),
+        labels=tuple(front.labels),
+        link=front.link,
+        overrides=overrides,
+        file=file,
+        lines=lines,
     )
 
 

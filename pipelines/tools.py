@@ -67,8 +67,13 @@ def run(
 ) -> tuple[int | None, bytes]:
     """Run a command, output merged; (None, output) when it timed out and was killed."""
     proc = subprocess.Popen(
-        argv, cwd=cwd, env=dict(env), stdin=subprocess.PIPE if input else subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+        argv,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.PIPE if input else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
     )
     try:
         out, _ = proc.communicate(input, timeout=timeout)

@@ -22,7 +22,8 @@ def load(text: str, file: str, first_line: int = 1) -> tuple[Any, dict[KeyPath, 
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise InputError(file, "", f"not valid YAML: {problem}", mark.line + first_line if mark else None)
+        line = mark.line + first_line if mark else None
+        raise InputError(file, "", f"not valid YAML: {problem}", line) from None
     lines: dict[KeyPath, int] = {}
     if node is not None:
         _walk(node, (), lines)
@@ -56,9 +57,7 @@ def line_of(lines: Mapping[KeyPath, int], path: KeyPath) -> int | None:
     return lines.get(())
 
 
-def validate(
-    model: type[M], data: Any, file: str, lines: Mapping[KeyPath, int], base: KeyPath = ()
-) -> M:
+def validate(model: type[M], data: Any, file: str, lines: Mapping[KeyPath, int], base: KeyPath = ()) -> M:
     """`model.model_validate(data)`, its first error turned into one InputError line."""
     try:
         return model.model_validate(data)

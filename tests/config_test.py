@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import Workspace
 
 REPOS = """\
@@ -24,7 +23,9 @@ Body.
 SKILL = "---\nname: notes\ndescription: Notes.\n---\nText.\n"
 
 
-def case(repos: str = REPOS, ticket: str = TICKET, skill: str = SKILL, ticket_name: str = "T-1") -> dict[str, str]:
+def case(
+    repos: str = REPOS, ticket: str = TICKET, skill: str = SKILL, ticket_name: str = "T-1"
+) -> dict[str, str]:
     return {"repos.yaml": repos, f"tickets/{ticket_name}.md": ticket, "skills/notes/SKILL.md": skill}
 
 
@@ -71,7 +72,8 @@ CASES = {
     ),
     "unknown skill": (
         case(repos=REPOS + "    skills: [notes, styles]\n"),
-        "repos.yaml:8: repos.lib.skills[1]: unknown skill 'styles'; expected a folder skills/styles/ with a SKILL.md",
+        "repos.yaml:8: repos.lib.skills[1]: unknown skill 'styles'; "
+        "expected a folder skills/styles/ with a SKILL.md",
     ),
     "skill name not its folder": (
         case(skill=SKILL.replace("name: notes", "name: other")),
@@ -86,7 +88,11 @@ CASES = {
         "repos.yaml:3: defaults.gates[0].run: required for a command gate",
     ),
     "ticket override of the wrong type": (
-        case(ticket=TICKET.replace("title: Do a thing\n", "title: Do a thing\nagent: {kind: command, run: [1, 2]}\n")),
+        case(
+            ticket=TICKET.replace(
+                "title: Do a thing\n", "title: Do a thing\nagent: {kind: command, run: [1, 2]}\n"
+            )
+        ),
         "tickets/T-1.md:4: agent.run: input should be a valid string",
     ),
     "no agent anywhere": (

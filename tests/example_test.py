@@ -49,13 +49,19 @@ def test_user_checkout_is_never_written(workspace: Workspace, tmp_path: Path) ->
     git(checkout, "init", "-q", "-b", "main")
     git(checkout, "add", "-A")
     git(checkout, "commit", "-q", "-m", "mine")
-    before = subprocess.run(["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True).stdout
+    before = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True
+    ).stdout
     text = (workspace.root / "repos.yaml").read_text()
-    text = text.replace("url: state/remotes/textkit.git\n    seed: examples/repos/textkit", f"url: {checkout}")
+    text = text.replace(
+        "url: state/remotes/textkit.git\n    seed: examples/repos/textkit", f"url: {checkout}"
+    )
     (workspace.root / "repos.yaml").write_text(text)
     run = workspace.doit("ship")
     assert run.returncode == 0, run.out + run.err
     assert git(checkout, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     assert "collapse_spaces" in (checkout / "textkit/__init__.py").read_text()
-    after = subprocess.run(["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True).stdout
+    after = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True
+    ).stdout
     assert before == after == ""

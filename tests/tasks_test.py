@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import Workspace, commit_to, git
 
 LIB = {
@@ -33,16 +32,26 @@ Replace `old_api` with `new_api` everywhere.
 def setup(ws: Workspace, run: str = SED, app_gates: str = "[ruff, {name: pytest, uses: [lib]}]") -> None:
     lib, app = ws.remote("lib", LIB), ws.remote("app", APP)
     other = ws.remote("docs", {"README.md": "nothing to see\n"})
-    ws.write("repos.yaml", f"""\
+    ws.write(
+        "repos.yaml",
+        f"""\
 defaults:
   gates: [ruff, pytest]
 repos:
   lib: {{url: {lib}, description: the library, skills: [lib-notes]}}
   app: {{url: {app}, description: the program, gates: {app_gates}}}
   docs: {{url: {other}, description: documentation}}
-""")
-    ws.write("skills/lib-notes/SKILL.md", "---\nname: lib-notes\ndescription: How lib is laid out.\n---\nKeep it small.\n")
-    ws.write("skills/app-notes/SKILL.md", "---\nname: app-notes\ndescription: How app is laid out.\napplies_to: {repos: [app]}\n---\nKeep it tidy.\n")
+""",
+    )
+    ws.write(
+        "skills/lib-notes/SKILL.md",
+        "---\nname: lib-notes\ndescription: How lib is laid out.\n---\nKeep it small.\n",
+    )
+    ws.write(
+        "skills/app-notes/SKILL.md",
+        "---\nname: app-notes\ndescription: How app is laid out.\n"
+        "applies_to: {repos: [app]}\n---\nKeep it tidy.\n",
+    )
     ws.write("tickets/T-1.md", TICKET.format(run=run.replace('"', '\\"')))
 
 
@@ -60,7 +69,9 @@ def test_planner_picks_repos_holding_the_identifier_and_pins_bases(workspace: Wo
     pinned = plan["repos"][0]["base"]
     # upstream moves on; the planned ticket stays on its base, even when the ticket is edited
     commit_to(workspace.remotes / "lib.git", {"extra.py": "X = 1\n"})
-    workspace.write("tickets/T-1.md", workspace.root.joinpath("tickets/T-1.md").read_text() + "\nMore words.\n")
+    workspace.write(
+        "tickets/T-1.md", workspace.root.joinpath("tickets/T-1.md").read_text() + "\nMore words.\n"
+    )
     shipped(workspace)
     assert json.loads(workspace.state("T-1", "plan.json").read_text())["repos"][0]["base"] == pinned
     # until the plan is forgotten
@@ -72,7 +83,10 @@ def test_planner_picks_repos_holding_the_identifier_and_pins_bases(workspace: Wo
 def test_editing_one_skill_reruns_only_the_prompt_and_patch_that_use_it(workspace: Workspace) -> None:
     setup(workspace)
     shipped(workspace)
-    workspace.write("skills/lib-notes/SKILL.md", "---\nname: lib-notes\ndescription: How lib is laid out.\n---\nKeep it very small.\n")
+    workspace.write(
+        "skills/lib-notes/SKILL.md",
+        "---\nname: lib-notes\ndescription: How lib is laid out.\n---\nKeep it very small.\n",
+    )
     run = workspace.doit("ship")
     assert run.returncode == 0
     # the patch came out the same, so nothing after it reruns
@@ -83,7 +97,9 @@ def test_editing_one_gate_setting_reruns_only_that_gate(workspace: Workspace) ->
     setup(workspace)
     shipped(workspace)
     text = workspace.root.joinpath("repos.yaml").read_text()
-    workspace.write("repos.yaml", text.replace("{name: pytest, uses: [lib]}", "{name: pytest, uses: [lib], timeout: 60}"))
+    workspace.write(
+        "repos.yaml", text.replace("{name: pytest, uses: [lib]}", "{name: pytest, uses: [lib], timeout: 60}")
+    )
     run = workspace.doit("ship")
     assert run.returncode == 0
     assert run.executed == ["gate:T-1/app/pytest"]
@@ -96,15 +112,27 @@ def test_editing_the_ticket_body_reruns_its_graph(workspace: Workspace) -> None:
     path.write_text(path.read_text().replace("everywhere.", "everywhere, please."))
     run = workspace.doit("ship")
     assert run.returncode == 0
-    for task in ("ticket:T-1", "plan:T-1", "prompt:T-1/lib", "prompt:T-1/app", "patch:T-1/lib", "patch:T-1/app"):
+    for task in (
+        "ticket:T-1",
+        "plan:T-1",
+        "prompt:T-1/lib",
+        "prompt:T-1/app",
+        "patch:T-1/lib",
+        "patch:T-1/app",
+    ):
         assert task in run.executed
     assert "please" in workspace.state("T-1", "lib", "prompt.md").read_text()
 
 
-def test_a_failing_gate_blocks_only_its_repo_and_the_rerun_resumes_there(workspace: Workspace, tmp_path: Path) -> None:
+def test_a_failing_gate_blocks_only_its_repo_and_the_rerun_resumes_there(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     flag = tmp_path / "allowed"
-    setup(workspace, run=f"{SED}; echo $SHIPYARD_REPO >> {tmp_path}/agent.log",
-          app_gates=f"[{{name: check, kind: command, run: 'test -e {flag}'}}]")
+    setup(
+        workspace,
+        run=f"{SED}; echo $SHIPYARD_REPO >> {tmp_path}/agent.log",
+        app_gates=f"[{{name: check, kind: command, run: 'test -e {flag}'}}]",
+    )
     run = workspace.doit("ship")
     assert run.returncode != 0
     assert "T-1/app: gate check: fail" in run.out + run.err
@@ -126,7 +154,9 @@ def test_an_empty_patch_opens_nothing_and_says_so(workspace: Workspace) -> None:
     for repo in ("lib", "app"):
         assert workspace.state("T-1", repo, "patch.diff").read_bytes() == b""
         assert json.loads(workspace.state("T-1", repo, "mr.json").read_text())["state"] == "no-change"
-        assert json.loads(workspace.state("T-1", repo, "gates", "ruff.json").read_text())["status"] == "skipped"
+        assert (
+            json.loads(workspace.state("T-1", repo, "gates", "ruff.json").read_text())["status"] == "skipped"
+        )
     assert "none (no change)" in workspace.state("T-1", "report.md").read_text()
     assert git(workspace.remotes / "lib.git", "branch", "--list", "shipyard/*") == ""
 

@@ -8,9 +8,9 @@ pass), findings (file, line, rule, message), the command and the tool's version.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from collections.abc import Iterable
 
 from pipelines import plan, plugins, tools
 from pipelines.config import GateSpec, Workspace
@@ -74,7 +74,9 @@ def run(workspace: Workspace, ticket_id: str, repo: str, name: str) -> None:
         report = plugins.load("gates", gate.plugin).check(gate, GateJob(tree, changed_files(patch), env))
     write_atomic(paths.gate_log(ticket_id, repo, name), report.log)
     data = {k: v for k, v in asdict(report).items() if k != "log"}
-    write_json(paths.gate_report(ticket_id, repo, name), {"gate": name, "tool_version": version(gate), **data})
+    write_json(
+        paths.gate_report(ticket_id, repo, name), {"gate": name, "tool_version": version(gate), **data}
+    )
     if report.status not in ("pass", "skipped"):
         log = paths.relative(paths.gate_log(ticket_id, repo, name))
         raise StepError(f"{ticket_id}/{repo}: gate {name}: {report.status}: {report.summary} (see {log})")

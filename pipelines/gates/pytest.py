@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from importlib import metadata
 import xml.etree.ElementTree as ET
+from importlib import metadata
 from pathlib import Path
 
+from pipelines import tools
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, own_config
 
 CONFIGS = {
-    "pytest.ini": "", ".pytest.ini": "", "pyproject.toml": "[tool.pytest",
-    "tox.ini": "[pytest]", "setup.cfg": "[tool:pytest]",
+    "pytest.ini": "",
+    ".pytest.ini": "",
+    "pyproject.toml": "[tool.pytest",
+    "tox.ini": "[pytest]",
+    "setup.cfg": "[tool:pytest]",
 }
-from pipelines import tools
 
 
 def version(gate: GateSpec) -> str | None:
@@ -32,8 +35,17 @@ def check(gate: GateSpec, job: GateJob) -> Report:
         xml = Path(tmp) / "junit.xml"
         ini = [] if own_config(job.tree, CONFIGS) else ["-c", "/dev/null", "--rootdir", "."]
         argv = [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *ini,
-            "-o", "junit_family=xunit1", f"--junitxml={xml}", *gate.args,
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *ini,
+            "-o",
+            "junit_family=xunit1",
+            f"--junitxml={xml}",
+            *gate.args,
         ]
         code, out = tools.run(argv, job.tree, job.env, gate.timeout)
         log = out.decode(errors="replace")
@@ -66,12 +78,14 @@ def _failures(root: ET.Element) -> list[Finding]:
             continue
         line = case.get("line")
         message = (problem.get("message") or "").strip().splitlines()
-        found.append(Finding(
-            case.get("file") or case.get("classname", "").replace(".", "/") + ".py",
-            int(line) + 1 if line is not None else None,
-            f"{problem.tag}:{case.get('name')}",
-            message[0][:300] if message else problem.tag,
-        ))
+        found.append(
+            Finding(
+                case.get("file") or case.get("classname", "").replace(".", "/") + ".py",
+                int(line) + 1 if line is not None else None,
+                f"{problem.tag}:{case.get('name')}",
+                message[0][:300] if message else problem.tag,
+            )
+        )
     return found
 
 

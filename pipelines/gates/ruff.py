@@ -22,7 +22,18 @@ def check(gate: GateSpec, job: GateJob) -> Report:
         return Report("error", summary="ruff is not installed; pip install 'shipyard[gates]'")
     files = [f for f in job.changed if f.endswith((".py", ".pyi"))]
     isolated = [] if own_config(job.tree, CONFIGS) else ["--isolated"]
-    argv = [exe, "check", "--output-format", "json", "--no-cache", "--force-exclude", *isolated, *gate.args, "--", *files]
+    argv = [
+        exe,
+        "check",
+        "--output-format",
+        "json",
+        "--no-cache",
+        "--force-exclude",
+        *isolated,
+        *gate.args,
+        "--",
+        *files,
+    ]
     if not files:
         return Report("pass", command=tuple(argv), summary="no Python file changed")
     code, out = tools.run(argv, job.tree, job.env, gate.timeout)
@@ -34,7 +45,9 @@ def check(gate: GateSpec, job: GateJob) -> Report:
     except ValueError:
         items = None
     if code not in (0, 1) or items is None:
-        return Report("error", command=tuple(argv), summary=f"ruff exited {code}: {log.strip()[:200]}", log=log)
+        return Report(
+            "error", command=tuple(argv), summary=f"ruff exited {code}: {log.strip()[:200]}", log=log
+        )
     findings = tuple(
         Finding(_relative(i["filename"], job.tree), i["location"]["row"], i["code"] or "syntax", i["message"])
         for i in items

@@ -1,0 +1,96 @@
+"""Gates on real tools in small trees: pass, a finding at its file and line, error when missing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conftest import write_files
+
+from pipelines import tools
+from pipelines.config import GateSpec
+from pipelines.gates import GateJob, changed_files, command, pytest, ruff
+
+
+def job(tree: Path, changed: tuple[str, ...], path: str | None = None) -> GateJob:
+    env = tools.environment(tree.parent / "home")
+    if path is not None:
+        env["PATH"] = path
+    return GateJob(tree, changed, env)
+
+
+def test_ruff_passes_clean_code_and_reports_a_finding_at_its_line(tmp_path: Path) -> None:
+    write_files(tmp_path / "t", {"ok.py": "X = 1\n", "bad.py": "import os\n\nY = 2\n"})
+    assert ruff.check(GateSpec(name="ruff"), job(tmp_path / "t", ("ok.py",))).status == "pass"
+    report = ruff.check(GateSpec(name="ruff"), job(tmp_path / "t", ("ok.py", "bad.py")))
+    assert report.status == "fail"
+    assert [(f.file, f.line, f.rule) for f in report.findings] == [("bad.py", 1, "F401")]
+
+
+def test_ruff_judges_by_the_repo_config_not_the_folder_around_it(tmp_path: Path) -> None:
+    # a config above the repo that would exclude everything must not hide findings
+    write_files(tmp_path, {"pyproject.toml": "[tool.ruff]\nextend-exclude = ['*']\n"})
+    write_files(tmp_path / "t", {"bad.py": "import os\n"})
+    assert ruff.check(GateSpec(name="ruff"), job(tmp_path / "t", ("bad.py",))).status == "fail"
+
+
+def test_ruff_missing_from_path_is_an_error_not_a_pass(tmp_path: Path, monkeypatch) -> None:
+    write_files(tmp_path / "t", {"ok.py": "X = 1\n"})
+    monkeypatch.setattr(tools, "BIN", str(tmp_path / "empty"))
+    report = ruff.check(GateSpec(name="ruff"), job(tmp_path / "t", ("ok.py",)))
+    assert report.status == "error" and "not installed" in report.summary
+
+
+def test_pytest_reports_each_failing_test_with_file_and_line(tmp_path: Path) -> None:
+    tree = tmp_path / "t"
+    write_files(
+        tree,
+        {
+            "tests/test_a.py": "def test_ok():\n    pass\n\n\ndef test_broken():\n    assert 1 == 2\n",
+        },
+    )
+    report = pytest.check(GateSpec(name="pytest"), job(tree, ()))
+    assert report.status == "fail"
+    assert [(f.file, f.line, f.rule) for f in report.findings] == [
+        ("tests/test_a.py", 5, "failure:test_broken")
+    ]
+    assert report.summary == "1 of 2 tests failed"
+    (tree / "tests/test_a.py").write_text("def test_ok():\n    pass\n")
+    assert pytest.check(GateSpec(name="pytest"), job(tree, ())).status == "pass"
+
+
+def test_pytest_with_no_tests_is_an_error(tmp_path: Path) -> None:
+    write_files(tmp_path / "t", {"mod.py": "X = 1\n"})
+    report = pytest.check(GateSpec(name="pytest"), job(tmp_path / "t", ()))
+    assert report.status == "error" and report.summary == "no tests were collected"
+
+
+def test_command_gate_exit_status_decides_and_a_timeout_is_an_error(tmp_path: Path) -> None:
+    tree = tmp_path / "t"
+    tree.mkdir()
+    assert command.check(GateSpec(name="c", kind="command", run="true"), job(tree, ())).status == "pass"
+    failed = command.check(GateSpec(name="c", kind="command", run="echo broken; exit 4"), job(tree, ()))
+    assert failed.status == "fail" and failed.findings[0].rule == "exit-4"
+    assert failed.findings[0].message == "broken"
+    slow = command.check(GateSpec(name="c", kind="command", run="sleep 5", timeout=1), job(tree, ()))
+    assert slow.status == "error" and "timed out" in slow.summary
+    missing = command.check(GateSpec(name="c", kind="command", run="no-such-tool-here"), job(tree, ()))
+    assert missing.status == "error"
+
+
+def test_gates_see_no_secret_from_the_environment(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("GITLAB_TOKEN", "glpat-secret")
+    tree = tmp_path / "t"
+    tree.mkdir()
+    report = command.check(GateSpec(name="c", kind="command", run="env"), job(tree, ()))
+    assert "glpat-secret" not in report.log and "GITLAB_TOKEN" not in report.log
+    assert os.environ["GITLAB_TOKEN"] == "glpat-secret"
+
+
+def test_changed_files_are_what_the_patch_leaves_in_place() -> None:
+    patch = (
+        "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y\n"
+        "diff --git a/gone.py b/gone.py\ndeleted file mode 100644\n--- a/gone.py\n+++ /dev/null\n"
+        "diff --git a/new.py b/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/new.py\n@@ -0,0 +1 @@\n+z\n"
+    )
+    assert changed_files(patch) == ("a.py", "new.py")
