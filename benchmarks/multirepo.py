@@ -30,8 +30,10 @@ BIN = Path(sys.executable).parent
 ALL_REPOS = "all-repos==1.33.0"
 CACHE = Path.home() / ".cache" / "shipyard-bench"
 IDENTITY = {
-    "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
-    "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@localhost",
+    "GIT_AUTHOR_NAME": "Bench",
+    "GIT_AUTHOR_EMAIL": "bench@localhost",
+    "GIT_COMMITTER_NAME": "Bench",
+    "GIT_COMMITTER_EMAIL": "bench@localhost",
 }
 ENV = {**os.environ, **IDENTITY, "GIT_TERMINAL_PROMPT": "0"}
 SED = "s/old_api(/new_api(/g"
@@ -47,8 +49,9 @@ agent:
 ---
 Replace every call to `old_api` with `new_api`. No repo is named: the planner finds them.
 """
+AR_CONFIG = {"output_dir": "clones", "source": "all_repos.source.json_file", "push": "bench_push"}
 # all-repos' own push plugins open pull requests or merge; this one only pushes the branch.
-PUSH_PLUGIN = '''from __future__ import annotations
+PUSH_PLUGIN = """from __future__ import annotations
 
 import subprocess
 from typing import NamedTuple
@@ -61,11 +64,11 @@ class Settings(NamedTuple):
 def push(settings: Settings, branch_name: str) -> None:
     ref = f"HEAD:refs/heads/{branch_name}"
     subprocess.run(("git", "push", "-q", settings.remote, ref), check=True)
-'''
+"""
 
 
 class BenchError(Exception):
-    pass
+    """A run failed or left no branch: the figures would mean nothing."""
 
 
 @dataclass(frozen=True)
@@ -119,13 +122,10 @@ def copy_remotes(root: Path, dest: str) -> dict[str, Path]:
 
 def tree_rss(proc: psutil.Process) -> int:
     total = 0
-    try:
-        family = [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    for p in family:
-        with contextlib.suppress(psutil.Error):
-            total += p.memory_info().rss
+    with contextlib.suppress(psutil.Error):  # the process may end while we look
+        for p in [proc, *proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
     return total
 
 
@@ -138,11 +138,9 @@ def measure(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> Run:
         root = psutil.Process(proc.pid)
         while True:
             peak = max(peak, tree_rss(root))
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=0.05)
                 break
-            except subprocess.TimeoutExpired:
-                pass
     wall = time.monotonic() - started
     output = log.read_text(errors="replace")
     if proc.returncode:
@@ -207,21 +205,16 @@ def all_repos(root: Path, bin_dir: Path) -> tuple[Run, Run]:
     (work / "plugins" / "bench_push.py").write_text(PUSH_PLUGIN)
     (work / "remotes.json").write_text(json.dumps({n: str(p) for n, p in remotes.items()}))
     config = work / "all-repos.json"
-    config.write_text(json.dumps({
-        "output_dir": "clones", "source": "all_repos.source.json_file",
-        "source_settings": {"filename": str(work / "remotes.json")},
-        "push": "bench_push", "push_settings": {},
-    }))
-    config.chmod(0o600)
+    source = {"filename": str(work / "remotes.json")}
+    config.write_text(json.dumps({**AR_CONFIG, "source_settings": source, "push_settings": {}}))
+    config.chmod(0o600)  # all-repos refuses a config others can read
     env = {**ENV, "PYTHONPATH": str(work / "plugins")}
-    clone_argv = [str(bin_dir / "all-repos-clone"), "-C", str(config)]
-    clone = measure(clone_argv, work, env, root / "clone.log")
-    sed = measure([
-        str(bin_dir / "all-repos-sed"), "-C", str(config), "--branch-name", "bench",
-        "--commit-msg", "Replace old_api", SED, "*.py",
-    ], work, env, root / "sed.log")
+    clone = [str(bin_dir / "all-repos-clone"), "-C", str(config)]
+    sed = [str(bin_dir / "all-repos-sed"), "-C", str(config), "--branch-name", "bench"]
+    sed += ["--commit-msg", "Replace old_api", SED, "*.py"]
+    runs = measure(clone, work, env, root / "clone.log"), measure(sed, work, env, root / "sed.log")
     check_branches(remotes, AR_BRANCH, "all-repos")
-    return clone, sed
+    return runs
 
 
 def small(run: Run) -> bool:
@@ -258,11 +251,15 @@ def bench(n: int, bin_dir: Path, keep: bool) -> list[str]:
     print(row("all-repos clone+sed", ar, None, None))
     print(row("  all-repos-clone", clone, None, None))
     print(row("  all-repos-sed", sed, None, None))
-    print(f"all-repos jobs: clone -j{default_jobs(bin_dir / 'all-repos-clone')}, "
-          f"sed -j{default_jobs(bin_dir / 'all-repos-sed')} (their defaults); shipyard: doit's "
-          f"default, one task at a time. No-op rerun executed {len(ran)} tasks.")
-    print(f"targets: ship (gates off) <= 1.0x all-repos; no-op rerun <= {noop_target:.0f} s at {n} "
-          f"repos; peak RSS <= 300 MiB. ({n} repos took {time.monotonic() - began:.0f}s in all)")
+    print(
+        f"all-repos jobs: clone -j{default_jobs(bin_dir / 'all-repos-clone')}, "
+        f"sed -j{default_jobs(bin_dir / 'all-repos-sed')} (their defaults); shipyard: doit's "
+        f"default, one task at a time. No-op rerun executed {len(ran)} tasks."
+    )
+    print(
+        f"targets: ship (gates off) <= 1.0x all-repos; no-op rerun <= {noop_target:.0f} s at {n} "
+        f"repos; peak RSS <= 300 MiB. ({n} repos took {time.monotonic() - began:.0f}s in all)"
+    )
     return problems
 
 

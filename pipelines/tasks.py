@@ -210,9 +210,9 @@ def _ship_task(ticket: tickets.Ticket, planned: list[dict[str, Any]]) -> Task:
     }
 
 
-# doit builds a delayed creator's tasks only once `plan` has run, and only for commands that
-# run tasks: `list`, `info`, `forget` and `clean` call the creator at load time instead (doit
-# 0.37 would show them `creates=` placeholders, and `info` crashes on those).
+# doit builds a delayed creator's tasks once the task it waits for has run, and only for commands
+# that run tasks: `list`, `info`, `forget` and `clean` call the creator at load time instead
+# (doit 0.37 would show them `creates=` placeholders, and `info` crashes on those).
 COMMANDS_THAT_RUN_NOTHING = {
     "list",
     "info",
@@ -225,7 +225,17 @@ COMMANDS_THAT_RUN_NOTHING = {
     "tabcompletion",
     "help",
 }
+BASENAMES = ("ticket", "plan", "prompt", "patch", "gate", "mr", "ship")
+
+
+def waits_for(argv: list[str]) -> str:
+    """The plan task to run before the per-repo tasks exist: one ticket's when only it is asked for."""
+    named = [a for a in argv[1:] if a.split(":")[0] in BASENAMES]
+    tickets = {a.partition(":")[2].split("/")[0] for a in named}
+    return f"plan:{tickets.pop()}" if len(tickets) == 1 and "" not in tickets else "plan"
+
+
 if not COMMANDS_THAT_RUN_NOTHING & set(sys.argv[1:]):
     task_ship.doit_create_after = DelayedLoader(  # type: ignore[attr-defined]
-        task_ship, executed="plan", creates=["prompt", "patch", "gate", "mr", "ship"]
+        task_ship, executed=waits_for(sys.argv), creates=["prompt", "patch", "gate", "mr", "ship"]
     )

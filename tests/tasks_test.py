@@ -252,3 +252,44 @@ def test_a_deleted_target_is_rebuilt_alone(workspace: Workspace, task: str) -> N
     assert run.returncode == 0
     assert run.executed == [task]
     assert target.read_text() == before
+
+
+def test_a_failing_agent_fails_its_patch_in_one_line_and_leaves_no_patch(workspace: Workspace) -> None:
+    setup(workspace, run=f'if [ "$SHIPYARD_REPO" = app ]; then echo cannot parse app.py; exit 2; fi; {SED}')
+    run = workspace.doit("ship")
+    assert run.returncode != 0
+    assert "T-1/app: patch: command exited 2: cannot parse app.py" in run.out + run.err
+    assert not workspace.state("T-1", "app", "patch.diff").exists()
+    assert json.loads(workspace.state("T-1", "app", "agent.json").read_text())["status"] == "failed"
+    assert json.loads(workspace.state("T-1", "lib", "mr.json").read_text())["state"] == "open"
+
+
+def test_ship_one_ticket_runs_only_that_tickets_tasks(workspace: Workspace) -> None:
+    setup(workspace)
+    workspace.write(
+        "tickets/T-2.md",
+        TICKET.format(run=SED.replace('"', '\\"'))
+        .replace("id: T-1", "id: T-2")
+        .replace("title: Replace", "title: Also replace"),
+    )
+    run = workspace.doit("ship:T-2")
+    assert run.returncode == 0, run.out + run.err
+    assert run.executed and all("T-2" in task for task in run.executed)
+    assert not workspace.state("T-1", "plan.json").exists() or not workspace.state("T-1", "lib").exists()
+    assert json.loads(workspace.state("T-2", "lib", "mr.json").read_text())["state"] == "open"
+
+
+def test_a_changed_patch_updates_the_branch_in_place(workspace: Workspace) -> None:
+    setup(workspace)
+    shipped(workspace)
+    first = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())
+    path = workspace.root / "tickets/T-1.md"
+    path.write_text(path.read_text().replace("s/old_api/new_api/g", "s/old_api/newer_api/g"))
+    shipped(workspace)
+    second = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())
+    assert second["branch"] == first["branch"] and second["commit"] != first["commit"]
+    remote = workspace.remotes / "lib.git"
+    assert git(remote, "branch", "--list", "shipyard/*").split() == [first["branch"]]
+    assert git(remote, "rev-parse", first["branch"]) == second["commit"]
+    assert git(remote, "rev-list", "--count", f"main..{first['branch']}") == "1"
+    assert "newer_api" in git(remote, "show", f"{first['branch']}:lib/__init__.py")

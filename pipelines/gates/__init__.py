@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from filelock import FileLock
+
 from pipelines import plan, plugins, tools
 from pipelines.config import GateSpec, Workspace
 from pipelines.errors import StepError
@@ -63,15 +65,18 @@ def run(workspace: Workspace, ticket_id: str, repo: str, name: str) -> None:
         report = Report("skipped", summary="empty patch: nothing to check")
     else:
         planned = {r["name"]: r for r in plan.load(workspace, ticket_id)}
-        tree = build_verify(workspace, ticket_id, repo, planned[repo]["base"])
-        used = [
-            str(build_verify(workspace, ticket_id, other, planned[other]["base"]).resolve())
-            for other in used_repos(gate, planned)
-        ]
+        used = []
+        for other in used_repos(gate, planned):
+            with verify_lock(workspace, ticket_id, other):
+                used.append(str(build_verify(workspace, ticket_id, other, planned[other]["base"]).resolve()))
         env = tools.environment(paths.agent_home, gate.env)
         if used:
             env["PYTHONPATH"] = os.pathsep.join([*used, *filter(None, [env.get("PYTHONPATH")])])
-        report = plugins.load("gates", gate.plugin).check(gate, GateJob(tree, changed_files(patch), env))
+        # gates of one repo share its verify tree: under `doit -n N` they take turns
+        with verify_lock(workspace, ticket_id, repo):
+            tree = build_verify(workspace, ticket_id, repo, planned[repo]["base"])
+            job = GateJob(tree, changed_files(patch), env)
+            report = plugins.load("gates", gate.plugin).check(gate, job)
     write_atomic(paths.gate_log(ticket_id, repo, name), report.log)
     data = {k: v for k, v in asdict(report).items() if k != "log"}
     write_json(
@@ -80,6 +85,10 @@ def run(workspace: Workspace, ticket_id: str, repo: str, name: str) -> None:
     if report.status not in ("pass", "skipped"):
         log = paths.relative(paths.gate_log(ticket_id, repo, name))
         raise StepError(f"{ticket_id}/{repo}: gate {name}: {report.status}: {report.summary} (see {log})")
+
+
+def verify_lock(workspace: Workspace, ticket_id: str, repo: str) -> FileLock:
+    return FileLock(str(workspace.paths.verify(ticket_id, repo)) + ".lock")
 
 
 def own_config(tree: Path, candidates: dict[str, str]) -> bool:
