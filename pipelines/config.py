@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ class RepoSettings:
 
     name: str
     spec: RepoSpec
-    agent: BaseModel
+    agent: Any  # the agent backend's Settings
     gates: tuple[GateSpec, ...]
     forge: BaseModel
     branch_prefix: str
@@ -83,14 +83,23 @@ class Workspace:
     tickets: dict[str, tickets.Ticket]
     skills: dict[str, skills.Skill]
     lines: dict[KeyPath, int]
+    _settings: dict[tuple[str, str], RepoSettings] = field(default_factory=dict, compare=False, repr=False)
 
     def settings(self, ticket: tickets.Ticket, repo: str) -> RepoSettings:
+        key = (ticket.id, repo)
+        if key not in self._settings:
+            self._settings[key] = self._resolve(ticket, repo)
+        return self._settings[key]
+
+    def _resolve(self, ticket: tickets.Ticket | None, repo: str) -> RepoSettings:
+        """Merge defaults < repo < ticket; without a ticket, check what repos.yaml alone says."""
         spec = self.repos[repo]
         layers = [
             ("repos.yaml", ("defaults",), self.defaults.model_dump(exclude_none=True), self.lines),
             ("repos.yaml", ("repos", repo), spec.model_dump(exclude_none=True), self.lines),
-            (ticket.file, (), ticket.overrides, ticket.lines),
         ]
+        if ticket is not None:
+            layers.append((ticket.file, (), ticket.overrides, ticket.lines))
         merged: dict[str, Any] = {}
         where: dict[str, tuple[str, KeyPath, dict[KeyPath, int]]] = {}
         for file, base, values, lines in layers:
@@ -104,7 +113,7 @@ class Workspace:
                     new = {**old, **new}
                 merged[key] = new
                 where[key] = (file, (*base, key), lines)
-        if "agent" not in merged:
+        if "agent" not in merged and ticket is not None:
             raise InputError(
                 "repos.yaml",
                 "defaults.agent",
@@ -114,7 +123,7 @@ class Workspace:
         return RepoSettings(
             name=repo,
             spec=spec,
-            agent=_backend("agents", merged["agent"], *where["agent"]),
+            agent=_backend("agents", merged["agent"], *where["agent"]) if "agent" in merged else None,
             gates=_gates(merged["gates"], *where["gates"], self.repos),
             forge=_backend("forges", merged["forge"], *where["forge"]),
             branch_prefix=merged["branch_prefix"],
@@ -195,6 +204,8 @@ def load(root: Path) -> Workspace:
     workspace = Workspace(
         paths, parsed.defaults, parsed.repos, tickets.load_all(paths.tickets, root), all_skills, lines
     )
+    for name in parsed.repos:
+        workspace._resolve(None, name)
     for ticket in workspace.tickets.values():
         for index, repo in enumerate(ticket.repos or ()):
             if repo not in parsed.repos:

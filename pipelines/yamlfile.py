@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -77,5 +77,30 @@ def _explain(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "extra_forbidden":
-        return "unknown key"
+        fields = _fields_at(model, [p for p in error["loc"][:-1] if not _is_union_tag(p)])
+        return f"unknown key; expected one of: {', '.join(fields)}" if fields else "unknown key"
     return f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got!r}"
+
+
+def _fields_at(model: Any, loc: list[str | int]) -> list[str]:
+    """The keys the model accepts at `loc`, following fields, dict values and list items."""
+    current = model
+    for part in loc:
+        current = _as_model(current) or current
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            args = get_args(current)
+            current = args[-1] if args else None  # dict[str, X] and list[X] -> X
+    found = _as_model(current)
+    return list(found.model_fields) if found else []
+
+
+def _as_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = [a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    return models[0] if len(models) == 1 and type(None) in get_args(annotation) else None

@@ -125,3 +125,14 @@ def test_good_input_passes_the_same_checks(workspace: Workspace) -> None:
         workspace.write(path, text)
     run = workspace.doit("list")
     assert run.returncode == 0, run.err
+
+
+def test_an_unknown_key_names_the_keys_that_are_known(workspace: Workspace) -> None:
+    bad = REPOS.replace('run: "true"}', 'run: "true", colour: red}')
+    for path, text in case(repos=bad).items():
+        workspace.write(path, text)
+    run = workspace.doit("list")
+    assert run.returncode == 3
+    assert run.err.strip() == (
+        "ERROR: repos.yaml:2: defaults.agent.colour: unknown key; expected one of: kind, run, timeout, inputs"
+    )
