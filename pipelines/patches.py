@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from pipelines import git, mirrors, plan, plugins, tools
 from pipelines.agents import Job
 from pipelines.config import Workspace
 from pipelines.errors import StepError
-from pipelines.files import write_atomic, write_json
+from pipelines.files import read_json, write_atomic, write_json
+
+
+def inputs(workspace: Workspace, ticket_id: str, repo: str, skills: list[str]) -> list[Path]:
+    """The files the agent works from: its prompt, the agent's own `inputs`, the skills' files."""
+    settings = workspace.settings(workspace.tickets[ticket_id], repo)
+    files = [workspace.paths.prompt(ticket_id, repo)]
+    files += [workspace.paths.root / i for i in getattr(settings.agent, "inputs", ())]
+    files += [f for name in skills for f in workspace.skills[name].files()]
+    return files
+
+
+def digest(workspace: Workspace, ticket_id: str, repo: str, skills: list[str]) -> str:
+    """What identifies one agent run: its settings and the content of its inputs."""
+    settings = workspace.settings(workspace.tickets[ticket_id], repo)
+    h = hashlib.sha256(settings.agent.model_dump_json().encode())
+    for path in inputs(workspace, ticket_id, repo, skills):
+        h.update(workspace.paths.relative(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def finished(workspace: Workspace, ticket_id: str, repo: str, key: str) -> bool:
+    """Whether this very run already finished (doit lost its record to a kill): keep its patch."""
+    paths = workspace.paths
+    record = paths.agent_json(ticket_id, repo)
+    if not (record.exists() and paths.patch(ticket_id, repo).exists()):
+        return False
+    data = read_json(record)
+    return data.get("status") == "done" and data.get("inputs") == key
 
 
 def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     paths = workspace.paths
     entry = next(r for r in plan.load(workspace, ticket_id) if r["name"] == repo)
     settings = workspace.settings(workspace.tickets[ticket_id], repo)
+    key = digest(workspace, ticket_id, repo, entry["skills"])
+    if finished(workspace, ticket_id, repo, key):
+        print(f"{ticket_id}/{repo}: the agent already finished this patch; `doit clean` it to run again")
+        return
     mirror = base_mirror(workspace, repo, entry["base"])
     work = paths.work(ticket_id, repo)
     git.checkout(mirror, work, entry["base"])
@@ -30,6 +63,7 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     job = Job(work, paths.prompt(ticket_id, repo), paths.transcript(ticket_id, repo), env)
     result = plugins.load("agents", settings.agent.kind).run(settings.agent, job)
     usage = {"agent": settings.agent.kind, **{k: v for k, v in vars(result).items() if k != "ok"}}
+    usage["inputs"] = key
     if not result.ok:
         write_json(paths.agent_json(ticket_id, repo), {**usage, "status": "failed"})
         raise StepError(f"{ticket_id}/{repo}: patch: {result.error}")

@@ -140,13 +140,11 @@ def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str])
         ],
         "clean": True,
     }
-    agent_inputs = list(getattr(settings.agent, "inputs", ()))
-    skill_files = [_rel(f) for s in entry["skills"] for f in WORKSPACE.skills[s].files()]
     yield {
         "basename": "patch",
         "name": name,
         "actions": [_step(patches.make, tid, repo)],
-        "file_dep": [prompt, *agent_inputs, *skill_files],
+        "file_dep": [_rel(p) for p in patches.inputs(WORKSPACE, tid, repo, entry["skills"])],
         "targets": [patch, _rel(PATHS.agent_json(tid, repo)), _rel(PATHS.transcript(tid, repo))],
         "uptodate": [config_changed({"agent": settings.agent.model_dump()})],
         "clean": True,

@@ -293,3 +293,19 @@ def test_a_changed_patch_updates_the_branch_in_place(workspace: Workspace) -> No
     assert git(remote, "rev-parse", first["branch"]) == second["commit"]
     assert git(remote, "rev-list", "--count", f"main..{first['branch']}") == "1"
     assert "newer_api" in git(remote, "show", f"{first['branch']}:lib/__init__.py")
+
+
+def test_a_finished_agent_run_is_kept_when_doit_lost_its_record(workspace: Workspace, tmp_path: Path) -> None:
+    # a kill between the agent finishing and doit saving its record looks like a forgotten task
+    log = tmp_path / "agent.log"
+    setup(workspace, run=f"echo $SHIPYARD_REPO >> {log}; {SED}")
+    shipped(workspace)
+    assert workspace.doit("forget", "patch:T-1/lib").returncode == 0
+    run = workspace.doit("ship")
+    assert run.returncode == 0 and "patch:T-1/lib" in run.executed
+    assert sorted(log.read_text().split()) == ["app", "lib"]
+    # `doit clean` throws the result away: then the agent runs again
+    assert workspace.doit("clean", "patch:T-1/lib").returncode == 0
+    assert not workspace.state("T-1", "lib", "patch.diff").exists()
+    shipped(workspace)
+    assert sorted(log.read_text().split()) == ["app", "lib", "lib"]
