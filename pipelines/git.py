@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from functools import cache
 from pathlib import Path
 
 from filelock import FileLock
@@ -14,25 +15,24 @@ from filelock import FileLock
 from pipelines.errors import StepError
 
 # Settings that keep output stable whatever the user's ~/.gitconfig says, and keep hooks quiet.
-STABLE = (
-    "-c",
+STABLE_CONFIG = (
     "core.hooksPath=/dev/null",
-    "-c",
     "diff.noprefix=false",
-    "-c",
     "diff.mnemonicPrefix=false",
-    "-c",
     "diff.relative=false",
-    "-c",
     "core.quotePath=true",
-    "-c",
     "advice.detachedHead=false",
 )
-SEED_ENV = {
+STABLE = tuple(arg for setting in STABLE_CONFIG for arg in ("-c", setting))
+SHIPYARD = {  # the identity of commits when the user has none configured
     "GIT_AUTHOR_NAME": "shipyard",
     "GIT_AUTHOR_EMAIL": "shipyard@localhost",
     "GIT_COMMITTER_NAME": "shipyard",
     "GIT_COMMITTER_EMAIL": "shipyard@localhost",
+}
+# seeded remotes get the same commit on every machine
+SEED_ENV = {
+    **SHIPYARD,
     "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+00:00",
     "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+00:00",
 }
@@ -75,18 +75,20 @@ def seed_remote(url: Path, seed: Path) -> None:
         os.replace(staging, url)
 
 
-def ensure_mirror(mirror: Path, url: str) -> None:
-    """Make `mirror` a bare clone of `url` (once), with origin's branches under refs/remotes."""
+def ensure_mirror(mirror: Path, url: str) -> bool:
+    """Make `mirror` a bare clone of `url`, with origin's branches under refs/remotes; True if new."""
     if (mirror / "HEAD").exists():
-        return
+        return False
     staging = mirror.with_name(mirror.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)
-    git(staging.parent, "init", "-q", "--bare", staging.name)
-    git(staging, "remote", "add", "origin", url)
-    git(staging, "config", "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*")
-    git(staging, "config", "gc.auto", "0")
+    git(
+        staging.parent, "clone", "-q", "--bare", "--no-tags",
+        "-c", "remote.origin.fetch=+refs/heads/*:refs/remotes/origin/*", "-c", "gc.auto=0",
+        url, staging.name,
+    )  # fmt: skip
     os.replace(staging, mirror)
+    return True
 
 
 def fetch(mirror: Path) -> None:
@@ -110,13 +112,15 @@ def files_at(mirror: Path, sha: str) -> list[str]:
 
 
 def grep(mirror: Path, sha: str, words: list[str]) -> list[str]:
-    """The words (fixed strings) found anywhere in the tree at `sha`."""
-    found = []
-    for word in words:
-        proc = subprocess.run(["git", "grep", "-q", "-F", "-e", word, sha], cwd=mirror, capture_output=True)
-        if proc.returncode == 0:
-            found.append(word)
-    return found
+    """The words (fixed strings) found anywhere in the tree at `sha`, in one pass."""
+    if not words:
+        return []
+    args = [arg for word in words for arg in ("-e", word)]
+    proc = subprocess.run(
+        ["git", "grep", "-o", "-h", "-I", "-F", *args, sha], cwd=mirror, capture_output=True, text=True
+    )
+    found = set(proc.stdout.split())
+    return [word for word in words if word in found]
 
 
 def checkout(mirror: Path, path: Path, sha: str) -> None:
@@ -129,9 +133,12 @@ def checkout(mirror: Path, path: Path, sha: str) -> None:
         except StepError:
             pass
     shutil.rmtree(path, ignore_errors=True)
-    git(mirror, "worktree", "prune")
     path.parent.mkdir(parents=True, exist_ok=True)
-    git(mirror, "worktree", "add", "-q", "--force", "--detach", str(path), sha)
+    try:
+        git(mirror, "worktree", "add", "-q", "--force", "--detach", str(path), sha)
+    except StepError:  # stale metadata of a worktree deleted by hand
+        git(mirror, "worktree", "prune")
+        git(mirror, "worktree", "add", "-q", "--force", "--detach", str(path), sha)
 
 
 def diff(worktree: Path, base: str, exclude: tuple[str, ...] = ()) -> bytes:
@@ -191,29 +198,20 @@ def remote_branch(mirror: Path, branch: str) -> str | None:
 
 
 def commit(mirror: Path, tree: str, parent: str, message: str) -> str:
-    identity = (
-        {}
-        if _configured(mirror, "user.email")
-        else {
-            "GIT_AUTHOR_NAME": "shipyard",
-            "GIT_AUTHOR_EMAIL": "shipyard@localhost",
-            "GIT_COMMITTER_NAME": "shipyard",
-            "GIT_COMMITTER_EMAIL": "shipyard@localhost",
-        }
-    )
+    identity = {} if _has_identity(mirror) else SHIPYARD
     return git(mirror, "commit-tree", tree, "-p", parent, "-F", "-", input=message.encode(), env=identity)
 
 
-def _configured(repo: Path, key: str) -> bool:
+@cache
+def _has_identity(repo: Path) -> bool:
     try:
-        return bool(git(repo, "config", key))
+        return bool(git(repo, "config", "user.email"))
     except StepError:
         return False
 
 
-def push(mirror: Path, sha: str, branch: str) -> None:
-    """Point origin's `branch` at `sha`, replacing what shipyard pushed there before."""
-    current = remote_branch(mirror, branch)
+def push(mirror: Path, sha: str, branch: str, current: str | None) -> None:
+    """Point origin's `branch` (now at `current`) at `sha`, replacing what shipyard pushed before."""
     if current == sha:
         return
     lease = f"--force-with-lease=refs/heads/{branch}:{current or ''}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pipelines import git, mirrors, plan, plugins, templates
 from pipelines.config import Workspace
 from pipelines.errors import StepError
@@ -42,7 +44,8 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     branch = branch_name(settings.branch_prefix, ticket_id, ticket.slug)
     mirror = base_mirror(workspace, repo, entry["base"])
     tree = git.tree_of(mirror, entry["base"], paths.patch(ticket_id, repo).read_bytes())
-    sha = _reusable(mirror, branch, tree, entry["base"]) or git.commit(
+    remote_head = git.remote_branch(mirror, branch)
+    sha = _reusable(mirror, remote_head, tree, entry["base"]) or git.commit(
         mirror, tree, entry["base"], f"{ticket.title}\n\nShipyard-Ticket: {ticket_id}\n"
     )
     body = templates.render(
@@ -59,6 +62,7 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
         remote=mirrors.url(paths, settings.spec),
         mirror=mirror,
         branch=branch,
+        remote_head=remote_head,
         commit=sha,
         base=entry["base"],
         title=f"{ticket.title} ({ticket_id})",
@@ -79,9 +83,8 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     )
 
 
-def _reusable(mirror, branch: str, tree: str, base: str) -> str | None:
+def _reusable(mirror: Path, current: str | None, tree: str, base: str) -> str | None:
     """The commit already on the remote branch, when it holds exactly this tree on this base."""
-    current = git.remote_branch(mirror, branch)
     if current is None or git.rev(mirror, current) is None:
         return None
     if git.git(mirror, "rev-parse", f"{current}^{{tree}}") != tree:

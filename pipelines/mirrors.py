@@ -21,8 +21,8 @@ def ensure(paths: Paths, name: str, spec: RepoSpec, fetch: bool = True) -> Path:
     with git.mirror_lock(mirror):
         if spec.seed and not Path(remote).exists():
             git.seed_remote(Path(remote), paths.root / spec.seed)
-        git.ensure_mirror(mirror, remote)
-        if fetch:
+        created = git.ensure_mirror(mirror, remote)
+        if fetch and not created:
             try:
                 git.fetch(mirror)
             except StepError as err:

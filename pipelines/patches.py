@@ -69,7 +69,6 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
         raise StepError(f"{ticket_id}/{repo}: patch: {result.error}")
     patch = git.diff(work, entry["base"])
     write_atomic(paths.patch(ticket_id, repo), patch)
-    build_verify(workspace, ticket_id, repo, entry["base"])
     write_json(paths.agent_json(ticket_id, repo), {**usage, "status": "done"})
 
 

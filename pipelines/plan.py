@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,10 @@ from pipelines.files import read_json, write_json
 from pipelines.tickets import Ticket
 
 BACKTICKED = re.compile(r"`([^`\n]+)`")
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+
+
+FETCH_JOBS = 8  # mirrors are fetched side by side, as all-repos-clone does
 
 
 @dataclass(frozen=True)
@@ -23,12 +27,12 @@ class Choice:
     reason: str
 
 
-# A planner takes the ticket, the workspace and a way to look inside a repo, and chooses repos.
-Planner = Callable[[Ticket, Workspace, Callable[[str], list[str]]], list[Choice]]
+# A planner takes the ticket, the workspace and the identifiers found in each repo, and chooses.
+Planner = Callable[[Ticket, Workspace, Mapping[str, list[str]]], list[Choice]]
 
 
 def identifiers(ticket: Ticket) -> list[str]:
-    """The identifiers a ticket names in backticks: `old_api(` -> old_api."""
+    """The identifiers a ticket names in backticks: `textkit.old_api(` -> textkit, old_api."""
     found: list[str] = []
     for quoted in BACKTICKED.findall(f"{ticket.title}\n{ticket.body}"):
         for word in IDENTIFIER.findall(quoted):
@@ -37,7 +41,7 @@ def identifiers(ticket: Ticket) -> list[str]:
     return found
 
 
-def deterministic(ticket: Ticket, workspace: Workspace, grep: Callable[[str], list[str]]) -> list[Choice]:
+def deterministic(ticket: Ticket, workspace: Workspace, found: Mapping[str, list[str]]) -> list[Choice]:
     """Repos the ticket names; else repos holding its identifiers or described in its words."""
     if ticket.repos is not None:
         return [Choice(repo, "named in the ticket") for repo in ticket.repos]
@@ -45,7 +49,7 @@ def deterministic(ticket: Ticket, workspace: Workspace, grep: Callable[[str], li
     text = f"{ticket.title}\n{ticket.body}".lower()
     choices = []
     for repo, spec in workspace.repos.items():
-        if hits := grep(repo) if words else []:
+        if hits := found.get(repo):
             choices.append(Choice(repo, f"contains {', '.join(f'`{w}`' for w in hits)}"))
         elif any(w.lower() in spec.description.lower() for w in words):
             choices.append(Choice(repo, "its description names the ticket's identifiers"))
@@ -60,33 +64,27 @@ def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = d
     ticket = workspace.tickets[ticket_id]
     target = paths.plan(ticket_id)
     old = {} if repin or not target.exists() else {r["name"]: r["base"] for r in read_json(target)["repos"]}
-    bases: dict[str, str] = {}
 
-    def base(repo: str) -> str:
-        if repo not in bases:
-            pinned = old.get(repo)
-            if pinned and mirrors.has(paths, repo, pinned):
-                bases[repo] = pinned
-            else:
-                bases[repo] = mirrors.tip(paths, repo, workspace.repos[repo])
-        return bases[repo]
+    def pin(repo: str) -> str:
+        pinned = old.get(repo)
+        if pinned and mirrors.has(paths, repo, pinned):
+            return pinned
+        return mirrors.tip(paths, repo, workspace.repos[repo])
 
-    words = identifiers(ticket)
-
-    def grep(repo: str) -> list[str]:
-        return git.grep(paths.mirror(repo), base(repo), words)
-
-    choices = planner(ticket, workspace, grep)
+    candidates = list(ticket.repos) if ticket.repos is not None else list(workspace.repos)
+    words = identifiers(ticket) if ticket.repos is None else []
+    with ThreadPoolExecutor(FETCH_JOBS) as pool:
+        bases = dict(zip(candidates, pool.map(pin, candidates), strict=True))
+        hits = pool.map(lambda r: git.grep(paths.mirror(r), bases[r], words), candidates)
+        found = dict(zip(candidates, hits, strict=True))
+    choices = planner(ticket, workspace, found)
     if not choices:
         raise StepError(
             f"{ticket_id}: plan: no repo matches; name them in the ticket's front matter (repos: [...])"
         )
     write_json(
         target,
-        {
-            "ticket": ticket_id,
-            "repos": [_entry(workspace, ticket, c, base(c.repo)) for c in choices],
-        },
+        {"ticket": ticket_id, "repos": [_entry(workspace, ticket, c, bases[c.repo]) for c in choices]},
     )
 
 

@@ -17,6 +17,7 @@ class MergeRequest:
     remote: str  # the remote as git reaches it
     mirror: Path
     branch: str
+    remote_head: str | None  # where the branch is on the remote now; None when it is not there
     commit: str
     base: str
     title: str

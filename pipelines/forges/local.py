@@ -16,5 +16,5 @@ class Settings(BaseModel):
 
 
 def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
-    git.push(mr.mirror, mr.commit, mr.branch)
+    git.push(mr.mirror, mr.commit, mr.branch, mr.remote_head)
     return {"forge": "local", "url": mr.url, "branch": mr.branch, "state": "open"}
