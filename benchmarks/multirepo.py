@@ -253,8 +253,8 @@ def bench(n: int, bin_dir: Path, keep: bool) -> list[str]:
     print(row("  all-repos-sed", sed, None, None))
     print(
         f"all-repos jobs: clone -j{default_jobs(bin_dir / 'all-repos-clone')}, "
-        f"sed -j{default_jobs(bin_dir / 'all-repos-sed')} (their defaults); shipyard: doit's "
-        f"default, one task at a time. No-op rerun executed {len(ran)} tasks."
+        f"sed -j{default_jobs(bin_dir / 'all-repos-sed')} (their defaults); shipyard: its "
+        f"defaults (DOIT_CONFIG: 4 threads). No-op rerun executed {len(ran)} tasks."
     )
     print(
         f"targets: ship (gates off) <= 1.0x all-repos; no-op rerun <= {noop_target:.0f} s at {n} "

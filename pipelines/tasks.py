@@ -42,6 +42,9 @@ DOIT_CONFIG = {
     "backend": "shipyard-sqlite",
     "default_tasks": ["ship"],
     "continue": True,
+    # steps wait on git, agents and forges, not on Python: threads run repos side by side
+    "num_process": 4,
+    "par_type": "thread",
     "reporter": ShipReporter,
 }
 Task = dict[str, Any]
