@@ -207,20 +207,25 @@ def load(root: Path) -> Workspace:
     for name in parsed.repos:
         workspace._resolve(None, name)
     for ticket in workspace.tickets.values():
-        for index, repo in enumerate(ticket.repos or ()):
-            if repo not in parsed.repos:
-                raise InputError(
-                    ticket.file,
-                    f"repos[{index}]",
-                    f"unknown repo {repo!r}; expected one of: {', '.join(parsed.repos)}",
-                    line_of(ticket.lines, ("repos", index)),
-                )
-        for index, skill in enumerate(ticket.skills):
-            _known_skill(skill, all_skills, ticket.file, ("skills", index), ticket.lines)
-        if ticket.status == "open":
-            for repo in ticket.repos or parsed.repos:
-                workspace.settings(ticket, repo)
+        _check_ticket(workspace, ticket)
     return workspace
+
+
+def _check_ticket(workspace: Workspace, ticket: tickets.Ticket) -> None:
+    """The ticket's repos and skills exist, and its overrides make valid settings for each repo."""
+    for index, repo in enumerate(ticket.repos or ()):
+        if repo not in workspace.repos:
+            raise InputError(
+                ticket.file,
+                f"repos[{index}]",
+                f"unknown repo {repo!r}; expected one of: {', '.join(workspace.repos)}",
+                line_of(ticket.lines, ("repos", index)),
+            )
+    for index, skill in enumerate(ticket.skills):
+        _known_skill(skill, workspace.skills, ticket.file, ("skills", index), ticket.lines)
+    if ticket.status == "open":
+        for repo in ticket.repos or workspace.repos:
+            workspace.settings(ticket, repo)
 
 
 def _known_skill(name: str, known: dict, file: str, path: KeyPath, lines: dict) -> None:

@@ -2,61 +2,54 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from doit.reporter import ConsoleReporter
 from rich.console import Console
 from rich.table import Table
+
+from pipelines import ship
 
 
 class ShipReporter(ConsoleReporter):
     desc = "doit's console reporter, then one row per planned repo"
 
-    def __init__(self, outstream, options) -> None:
+    def __init__(self, outstream: Any, options: dict[str, Any]) -> None:
         super().__init__(outstream, options)
-        self.tickets: list[str] = []
+        self.tickets: list[str] = []  # in the order the run reached them
 
-    def _seen(self, task) -> None:
-        ticket = task.name.partition(":")[2].split("/")[0]
-        if (
-            ticket
-            and ticket not in self.tickets
-            and task.name.split(":")[0]
-            in {
-                "ticket",
-                "plan",
-                "prompt",
-                "patch",
-                "gate",
-                "mr",
-                "ship",
-            }
-        ):
+    def _seen(self, task: Any) -> None:
+        from pipelines.tasks import BASENAMES  # doit makes reporters after loading dodo.py
+
+        step, _, rest = task.name.partition(":")
+        ticket = rest.split("/")[0]
+        if step in BASENAMES and ticket and ticket not in self.tickets:
             self.tickets.append(ticket)
 
-    def execute_task(self, task) -> None:
+    def execute_task(self, task: Any) -> None:
         self._seen(task)
         super().execute_task(task)
 
-    def skip_uptodate(self, task) -> None:
+    def skip_uptodate(self, task: Any) -> None:
         self._seen(task)
         super().skip_uptodate(task)
 
-    def add_failure(self, task, fail_info) -> None:
+    def add_failure(self, task: Any, fail_info: Any) -> None:
         self._seen(task)
         super().add_failure(task, fail_info)
 
     def complete_run(self) -> None:
         super().complete_run()
-        from pipelines import ship, tasks
+        from pipelines.tasks import WORKSPACE
 
         table = Table(title="shipyard", title_justify="left")
         for column in ("ticket", "repo", "patch", "gates", "merge request"):
             table.add_column(column, overflow="fold")
         for ticket in self.tickets:
-            if ticket not in tasks.WORKSPACE.tickets:
+            if ticket not in WORKSPACE.tickets:
                 continue
-            for row in ship.summarize(tasks.WORKSPACE, ticket):
-                table.add_row(
-                    ticket, row["repo"], ship.patch_cell(row), ship.gates_cell(row), ship.mr_cell(row)
-                )
+            for row in ship.summarize(WORKSPACE, ticket):
+                cells = ship.patch_cell(row), ship.gates_cell(row), ship.mr_cell(row)
+                table.add_row(ticket, row["repo"], *cells)
         if table.row_count:
             Console(file=self.outstream, width=160).print(table)

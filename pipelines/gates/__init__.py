@@ -18,6 +18,7 @@ from pipelines import plan, plugins, tools
 from pipelines.config import GateSpec, Workspace
 from pipelines.errors import StepError
 from pipelines.files import write_atomic, write_json
+from pipelines.patches import build_verify
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,6 @@ def changed_files(patch: str) -> tuple[str, ...]:
 
 def run(workspace: Workspace, ticket_id: str, repo: str, name: str) -> None:
     """Run gate `name` on the repo's patch; a report that is not a pass fails the step."""
-    from pipelines.patches import build_verify
-
     paths = workspace.paths
     gate = next(g for g in workspace.settings(workspace.tickets[ticket_id], repo).gates if g.name == name)
     patch = paths.patch(ticket_id, repo).read_text(errors="replace")
