@@ -39,6 +39,7 @@ ENV = {**os.environ, **IDENTITY, "GIT_TERMINAL_PROMPT": "0"}
 SED = "s/old_api(/new_api(/g"
 SHIP_BRANCH = "shipyard/BENCH-1-replace-old-api-with-new-api"
 AR_BRANCH = "all-repos_autofix_bench"
+SHIPYARD_JOBS = 4  # doit's num_process in shipyard's DOIT_CONFIG
 DODO = "from pipelines.tasks import DOIT_CONFIG, task_plan, task_ship, task_ticket  # noqa: F401\n"
 TICKET = f"""---
 id: BENCH-1
@@ -198,9 +199,11 @@ def default_jobs(exe: Path) -> str:
     return found.group(1) if found else "?"
 
 
-def all_repos(root: Path, bin_dir: Path) -> tuple[Run, Run]:
-    remotes = copy_remotes(root, "remotes-all-repos")
-    work = root / "all-repos"
+def all_repos(root: Path, bin_dir: Path, jobs: int | None = None) -> tuple[Run, Run]:
+    """all-repos-clone + all-repos-sed, with their default job counts or `-j jobs` for sed."""
+    label = f"all-repos-j{jobs}" if jobs else "all-repos"
+    remotes = copy_remotes(root, f"remotes-{label}")
+    work = root / label
     (work / "plugins").mkdir(parents=True)
     (work / "plugins" / "bench_push.py").write_text(PUSH_PLUGIN)
     (work / "remotes.json").write_text(json.dumps({n: str(p) for n, p in remotes.items()}))
@@ -211,8 +214,8 @@ def all_repos(root: Path, bin_dir: Path) -> tuple[Run, Run]:
     env = {**ENV, "PYTHONPATH": str(work / "plugins")}
     clone = [str(bin_dir / "all-repos-clone"), "-C", str(config)]
     sed = [str(bin_dir / "all-repos-sed"), "-C", str(config), "--branch-name", "bench"]
-    sed += ["--commit-msg", "Replace old_api", SED, "*.py"]
-    runs = measure(clone, work, env, root / "clone.log"), measure(sed, work, env, root / "sed.log")
+    sed += [*(["-j", str(jobs)] if jobs else []), "--commit-msg", "Replace old_api", SED, "*.py"]
+    runs = measure(clone, work, env, work / "clone.log"), measure(sed, work, env, work / "sed.log")
     check_branches(remotes, AR_BRANCH, "all-repos")
     return runs
 
@@ -237,10 +240,12 @@ def bench(n: int, bin_dir: Path, keep: bool) -> list[str]:
         ship, noop = shipyard(root, "nogates", [], reruns=1)
         (ruff,) = shipyard(root, "ruff", ["ruff"], reruns=0)
         clone, sed = all_repos(root, bin_dir)
+        clone4, sed4 = all_repos(root, bin_dir, jobs=SHIPYARD_JOBS)
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
     ar = Run(clone.wall + sed.wall, max(clone.rss_mib, sed.rss_mib), "")
+    ar4 = Run(clone4.wall + sed4.wall, max(clone4.rss_mib, sed4.rss_mib), "")
     if ran := executed(noop.output):
         problems.append(f"{n} repos: the no-op rerun executed {len(ran)} tasks: {ran[:5]}")
     noop_target = 1.0 if n <= 50 else 2.0
@@ -251,10 +256,13 @@ def bench(n: int, bin_dir: Path, keep: bool) -> list[str]:
     print(row("all-repos clone+sed", ar, None, None))
     print(row("  all-repos-clone", clone, None, None))
     print(row("  all-repos-sed", sed, None, None))
+    print(row(f"all-repos clone+sed -j{SHIPYARD_JOBS}", ar4, None, None))
+    ratio = ship.wall / ar4.wall
+    print(f"shipyard ship (gates off) against all-repos with sed -j{SHIPYARD_JOBS}: {ratio:.2f}x")
     print(
         f"all-repos jobs: clone -j{default_jobs(bin_dir / 'all-repos-clone')}, "
         f"sed -j{default_jobs(bin_dir / 'all-repos-sed')} (their defaults); shipyard: its "
-        f"defaults (DOIT_CONFIG: 4 threads). No-op rerun executed {len(ran)} tasks."
+        f"defaults (DOIT_CONFIG: {SHIPYARD_JOBS} threads). No-op rerun executed {len(ran)} tasks."
     )
     print(
         f"targets: ship (gates off) <= 1.0x all-repos; no-op rerun <= {noop_target:.0f} s at {n} "

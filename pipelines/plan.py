@@ -105,8 +105,11 @@ def _entry(workspace: Workspace, ticket: Ticket, choice: Choice, base: str) -> d
 
 
 def load(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
-    """The planned repos of a ticket, or [] before its plan exists."""
+    """The planned repos of a ticket; [] before its plan exists, or while it names a repo or
+    skill the workspace no longer has (the plan step reruns first and makes a new one)."""
     target = workspace.paths.plan(ticket_id)
     if not target.exists():
         return []
-    return read_json(target)["repos"]
+    repos = read_json(target)["repos"]
+    known = all(r["name"] in workspace.repos and set(r["skills"]) <= workspace.skills.keys() for r in repos)
+    return repos if known else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import write_files
+from conftest import git, make_remote, write_files
 
 from pipelines import tools
 from pipelines.config import GateSpec
@@ -87,10 +87,12 @@ def test_gates_see_no_secret_from_the_environment(tmp_path: Path, monkeypatch) -
     assert os.environ["GITLAB_TOKEN"] == "glpat-secret"
 
 
-def test_changed_files_are_what_the_patch_leaves_in_place() -> None:
-    patch = (
-        "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y\n"
-        "diff --git a/gone.py b/gone.py\ndeleted file mode 100644\n--- a/gone.py\n+++ /dev/null\n"
-        "diff --git a/new.py b/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/new.py\n@@ -0,0 +1 @@\n+z\n"
-    )
-    assert changed_files(patch) == ("a.py", "new.py")
+def test_changed_files_are_what_the_patch_leaves_in_place(tmp_path: Path) -> None:
+    remote = make_remote(tmp_path / "r.git", {"a.py": "x = 1\n", "gone.py": "y = 1\n", "same.py": "z\n"})
+    tree = tmp_path / "t"
+    git(tmp_path, "clone", "-q", str(remote), "t")
+    (tree / "a.py").write_text("x = 2\n")
+    (tree / "gone.py").unlink()
+    (tree / "né.py").write_text("w = 1\n")
+    git(tree, "add", "-A")
+    assert sorted(changed_files(tree)) == ["a.py", "né.py"]

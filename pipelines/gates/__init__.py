@@ -14,7 +14,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from pipelines import plan, plugins, tools
+from pipelines import git, plan, plugins, tools
 from pipelines.config import GateSpec, Workspace
 from pipelines.errors import StepError
 from pipelines.files import write_atomic, write_json
@@ -49,10 +49,10 @@ def version(gate: GateSpec) -> str | None:
     return plugins.load("gates", gate.plugin).version(gate)
 
 
-def changed_files(patch: str) -> tuple[str, ...]:
-    """Paths the patch leaves in place (added, modified, renamed-to), in patch order."""
-    files = [line[6:] for line in patch.splitlines() if line.startswith("+++ b/")]
-    return tuple(dict.fromkeys(files))
+def changed_files(tree: Path) -> tuple[str, ...]:
+    """Paths the patch applied in `tree` leaves in place: added, modified, renamed-to."""
+    out = git.git_bytes(tree, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT", "HEAD")
+    return tuple(name.decode() for name in out.split(b"\0") if name)
 
 
 def run(workspace: Workspace, ticket_id: str, repo: str, name: str) -> None:
@@ -74,7 +74,7 @@ def run(workspace: Workspace, ticket_id: str, repo: str, name: str) -> None:
         # gates of one repo share its verify tree: under `doit -n N` they take turns
         with verify_lock(workspace, ticket_id, repo):
             tree = build_verify(workspace, ticket_id, repo, planned[repo]["base"])
-            job = GateJob(tree, changed_files(patch), env)
+            job = GateJob(tree, changed_files(tree), env)
             report = plugins.load("gates", gate.plugin).check(gate, job)
     write_atomic(paths.gate_log(ticket_id, repo, name), report.log)
     data = {k: v for k, v in asdict(report).items() if k != "log"}
