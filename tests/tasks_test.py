@@ -309,3 +309,17 @@ def test_a_finished_agent_run_is_kept_when_doit_lost_its_record(workspace: Works
     assert not workspace.state("T-1", "lib", "patch.diff").exists()
     shipped(workspace)
     assert sorted(log.read_text().split()) == ["app", "lib", "lib"]
+
+
+def test_removing_a_planned_repo_replans_instead_of_crashing(workspace: Workspace) -> None:
+    setup(workspace)
+    shipped(workspace)
+    text = workspace.root.joinpath("repos.yaml").read_text()
+    kept = [line for line in text.splitlines(keepends=True) if not line.startswith("  app:")]
+    workspace.write("repos.yaml", "".join(kept))
+    listed = workspace.doit("list", "--all")
+    assert listed.returncode == 0, listed.err
+    run = workspace.doit("ship")
+    assert run.returncode == 0, run.out + run.err
+    plan = json.loads(workspace.state("T-1", "plan.json").read_text())
+    assert [r["name"] for r in plan["repos"]] == ["lib"]
