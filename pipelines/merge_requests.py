@@ -10,6 +10,7 @@ from pipelines.errors import StepError
 from pipelines.files import read_json, write_json
 from pipelines.forges import MergeRequest
 from pipelines.patches import base_mirror
+from pipelines.tickets import Ticket
 
 TEMPLATE = "mr.md.j2"
 
@@ -25,25 +26,18 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     entry = next(r for r in planned if r["name"] == repo)
     settings = workspace.settings(ticket, repo)
     record = {"ticket": ticket_id, "repo": repo, "base": entry["base"]}
-    if not paths.patch(ticket_id, repo).read_bytes():
+    patch = paths.patch(ticket_id, repo).read_bytes()
+    if not patch:
         write_json(paths.mr_json(ticket_id, repo), {**record, "state": "no-change"})
         return
     reports = [read_json(paths.gate_report(ticket_id, repo, g.name)) for g in settings.gates]
     if blocked := [r["gate"] for r in reports if r["status"] != "pass"]:
         raise StepError(f"{ticket_id}/{repo}: mr: gates did not pass: {', '.join(blocked)}")
-    siblings = [
-        {
-            "repo": r["name"],
-            "branch": branch_name(
-                workspace.settings(ticket, r["name"]).branch_prefix, ticket_id, ticket.slug
-            ),
-        }
-        for r in planned
-        if r["name"] != repo
-    ]
-    branch = branch_name(settings.branch_prefix, ticket_id, ticket.slug)
+    others = [r["name"] for r in planned if r["name"] != repo]
+    siblings = [{"repo": other, "branch": _branch(workspace, ticket, other)} for other in others]
+    branch = _branch(workspace, ticket, repo)
     mirror = base_mirror(workspace, repo, entry["base"])
-    tree = git.tree_of(mirror, entry["base"], paths.patch(ticket_id, repo).read_bytes())
+    tree = git.tree_of(mirror, entry["base"], patch)
     remote_head = git.remote_branch(mirror, branch)
     sha = _reusable(mirror, remote_head, tree, entry["base"]) or git.commit(
         mirror, tree, entry["base"], f"{ticket.title}\n\nShipyard-Ticket: {ticket_id}\n"
@@ -81,6 +75,10 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
             "siblings": siblings,
         },
     )
+
+
+def _branch(workspace: Workspace, ticket: Ticket, repo: str) -> str:
+    return branch_name(workspace.settings(ticket, repo).branch_prefix, ticket.id, ticket.slug)
 
 
 def _reusable(mirror: Path, current: str | None, tree: str, base: str) -> str | None:
