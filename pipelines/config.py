@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines import plugins, skills, tickets, yamlfile
 from pipelines.errors import InputError
+from pipelines.guard import PROTECTED
 from pipelines.paths import Paths
 from pipelines.yamlfile import KeyPath, dotted, line_of, validate
 
@@ -52,6 +53,7 @@ class RepoSpec(Strict):
     description: str = ""
     skills: tuple[str, ...] = ()
     seed: str | None = None
+    protect: tuple[str, ...] = PROTECTED  # paths the agent must not change (gate and CI config)
     agent: dict[str, Any] | None = None
     gates: list[Any] | None = None
     forge: dict[str, Any] | None = None

@@ -141,9 +141,14 @@ def checkout(mirror: Path, path: Path, sha: str) -> None:
         git(mirror, "worktree", "add", "-q", "--force", "--detach", str(path), sha)
 
 
+def stage(worktree: Path, exclude: tuple[str, ...] = ()) -> None:
+    """Put every change of `worktree` (but the `exclude`d paths) in its index."""
+    git(worktree, "add", "-A", "--", ".", *(f":(exclude){p}" for p in exclude))
+
+
 def diff(worktree: Path, base: str, exclude: tuple[str, ...] = ()) -> bytes:
     """Everything changed in `worktree` since `base`: new, deleted, renamed and binary files."""
-    git(worktree, "add", "-A", "--", ".", *(f":(exclude){p}" for p in exclude))
+    stage(worktree, exclude)
     return git_bytes(worktree, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "-M", base)
 
 

@@ -9,8 +9,8 @@ from pipelines.config import Workspace
 from pipelines.errors import StepError
 from pipelines.files import read_json, write_json
 from pipelines.forges import MergeRequest
-from pipelines.patches import base_mirror
 from pipelines.tickets import Ticket
+from pipelines.worktrees import base_mirror
 
 TEMPLATE = "mr.md.j2"
 

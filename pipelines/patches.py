@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from pipelines import git, mirrors, plan, plugins, tools
+from pipelines import gates, git, guard, plan, plugins, templates, tools, worktrees
 from pipelines.agents import Job
 from pipelines.config import Workspace
 from pipelines.errors import StepError
 from pipelines.files import read_json, write_atomic, write_json
+
+REPAIR_TEMPLATE = "repair.md.j2"
 
 
 def inputs(workspace: Workspace, ticket_id: str, repo: str, skills: list[str]) -> list[Path]:
@@ -24,7 +29,7 @@ def inputs(workspace: Workspace, ticket_id: str, repo: str, skills: list[str]) -
 def digest(workspace: Workspace, ticket_id: str, repo: str, skills: list[str]) -> str:
     """What identifies one agent run: its settings and the content of its inputs."""
     settings = workspace.settings(workspace.tickets[ticket_id], repo)
-    h = hashlib.sha256(settings.agent.model_dump_json().encode())
+    h = hashlib.sha256(settings.agent.model_dump_json().encode() + repr(settings.spec.protect).encode())
     for path in inputs(workspace, ticket_id, repo, skills):
         h.update(workspace.paths.relative(path).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
@@ -48,11 +53,48 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     if finished(workspace, ticket_id, repo, key):
         print(f"{ticket_id}/{repo}: the agent already finished this patch; `doit clean` it to run again")
         return
-    mirror = base_mirror(workspace, repo, entry["base"])
+    agent = plugins.load("agents", settings.agent.kind)
     work = paths.work(ticket_id, repo)
-    git.checkout(mirror, work, entry["base"])
-    env = tools.environment(
-        paths.agent_home,
+    git.checkout(worktrees.base_mirror(workspace, repo, entry["base"]), work, entry["base"])
+    installed = _install_skills(workspace, work, getattr(agent, "SKILLS_DIR", None), entry["skills"])
+    write_atomic(paths.guard_log(ticket_id, repo), "")
+    shutil.rmtree(paths.repo_dir(ticket_id, repo) / "rounds", ignore_errors=True)
+    job = Job(
+        work, paths.prompt(ticket_id, repo), paths.transcript(ticket_id, repo),
+        _environment(workspace, ticket_id, repo), paths.guard_log(ticket_id, repo), settings.spec.protect,
+    )  # fmt: skip
+    result = agent.run(settings.agent, job)
+    rounds = 0
+    while result.ok and hasattr(agent, "resume") and rounds < getattr(settings.agent, "repair_rounds", 0):
+        failing = _failing_gates(workspace, ticket_id, repo, work, installed)
+        if not failing:
+            break
+        rounds += 1
+        job = _repair_job(workspace, ticket_id, repo, rounds, failing, job)
+        result = agent.resume(settings.agent, job, result.session)
+    usage = {"agent": settings.agent.kind, "inputs": key, "repair_rounds": rounds}
+    usage.update((k, v) for k, v in vars(result).items() if k not in ("ok", "session"))
+    if not result.ok:
+        write_json(paths.agent_json(ticket_id, repo), {**usage, "status": "failed"})
+        raise StepError(f"{ticket_id}/{repo}: patch: {result.error}")
+    patch = git.diff(work, entry["base"], exclude=installed)
+    if refusals := guard.check_patch(patch.decode(errors="replace"), settings.spec.protect):
+        for refusal in refusals:
+            guard.record(paths.guard_log(ticket_id, repo), "patch", None, refusal)
+        write_json(paths.agent_json(ticket_id, repo), {**usage, "status": "refused"})
+        more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
+        log = paths.relative(paths.guard_log(ticket_id, repo))
+        raise StepError(
+            f"{ticket_id}/{repo}: patch: the guard refused it: {refusals[0].reason}{more}; see {log}"
+        )
+    write_atomic(paths.patch(ticket_id, repo), patch)
+    write_json(paths.agent_json(ticket_id, repo), {**usage, "status": "done"})
+
+
+def _environment(workspace: Workspace, ticket_id: str, repo: str) -> dict[str, str]:
+    paths = workspace.paths
+    return tools.environment(
+        paths.home(ticket_id, repo),
         {
             "SHIPYARD_ROOT": str(paths.root),
             "SHIPYARD_TICKET": ticket_id,
@@ -60,38 +102,45 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
             "SHIPYARD_PROMPT": str(paths.prompt(ticket_id, repo).resolve()),
         },
     )
-    job = Job(work, paths.prompt(ticket_id, repo), paths.transcript(ticket_id, repo), env)
-    result = plugins.load("agents", settings.agent.kind).run(settings.agent, job)
-    usage = {"agent": settings.agent.kind, **{k: v for k, v in vars(result).items() if k != "ok"}}
-    usage["inputs"] = key
-    if not result.ok:
-        write_json(paths.agent_json(ticket_id, repo), {**usage, "status": "failed"})
-        raise StepError(f"{ticket_id}/{repo}: patch: {result.error}")
-    patch = git.diff(work, entry["base"])
-    write_atomic(paths.patch(ticket_id, repo), patch)
-    write_json(paths.agent_json(ticket_id, repo), {**usage, "status": "done"})
 
 
-def base_mirror(workspace: Workspace, repo: str, base: str) -> Path:
-    """The repo's mirror, fetched again only if it lost the pinned base."""
-    paths = workspace.paths
-    if not mirrors.has(paths, repo, base):
-        mirrors.ensure(paths, repo, workspace.repos[repo])
-        if not mirrors.has(paths, repo, base):
-            raise StepError(f"repo {repo}: pinned base {base[:12]} is gone from {workspace.repos[repo].url}")
-    return paths.mirror(repo)
+def _install_skills(
+    workspace: Workspace, work: Path, folder: str | None, names: list[str]
+) -> tuple[str, ...]:
+    """Copy the repo's skills where the agent reads them; they never reach the patch."""
+    if folder is None:
+        return ()
+    installed = []
+    for name in names:
+        target = work / folder / name
+        if target.exists():  # the repo ships a skill of that name: the repo's own wins
+            continue
+        shutil.copytree(workspace.skills[name].path.parent, target)
+        installed.append(f"{folder}/{name}")
+    return tuple(installed)
 
 
-def build_verify(workspace: Workspace, ticket_id: str, repo: str, base: str) -> Path:
-    """`verify/`: a clean worktree holding the base plus patch.diff and nothing else."""
-    paths = workspace.paths
-    verify = paths.verify(ticket_id, repo)
-    patch = paths.patch(ticket_id, repo).read_bytes()
-    if git.holds(verify, base, patch):
-        return verify
-    git.checkout(base_mirror(workspace, repo, base), verify, base)
-    try:
-        git.apply(verify, patch)
-    except StepError as err:
-        raise StepError(f"{ticket_id}/{repo}: patch.diff does not apply to {base[:12]}: {err}") from None
-    return verify
+def _failing_gates(
+    workspace: Workspace, ticket_id: str, repo: str, work: Path, installed: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """The repo's gates run on the agent's worktree as it stands; the reports that did not pass."""
+    git.stage(work, installed)  # gates judge the files the change touches
+    env = tools.environment(workspace.paths.home(ticket_id, repo))
+    failing = []
+    for gate in workspace.settings(workspace.tickets[ticket_id], repo).gates:
+        report = gates.check(workspace, ticket_id, repo, gate, work, env)
+        if report.status != "pass":
+            lines = report.log.strip().splitlines()[-30:]
+            failing.append({**gates.as_json(gate, report), "log_tail": "\n".join(lines)})
+    return failing
+
+
+def _repair_job(
+    workspace: Workspace, ticket_id: str, repo: str, number: int, failing: list[dict[str, Any]], job: Job
+) -> Job:
+    """Repair round N: its prompt (the failing reports) and transcript go in rounds/N/."""
+    folder = workspace.paths.round_dir(ticket_id, repo, number)
+    write_json(folder / "gates.json", failing)
+    prompt = folder / "prompt.md"
+    write_atomic(prompt, templates.render(REPAIR_TEMPLATE, reports=failing))
+    return replace(job, prompt=prompt, transcript=folder / "transcript.jsonl")

@@ -46,10 +46,6 @@ class Paths:
     def doit_db(self) -> Path:
         return self.state / ".doit.db"
 
-    @property
-    def agent_home(self) -> Path:
-        return self.state / "home"
-
     def mirror(self, repo: str) -> Path:
         return self.state / "mirrors" / f"{repo}.git"
 
@@ -85,6 +81,17 @@ class Paths:
 
     def transcript(self, ticket: str, repo: str) -> Path:
         return self.repo_dir(ticket, repo) / "transcript.jsonl"
+
+    def guard_log(self, ticket: str, repo: str) -> Path:
+        return self.repo_dir(ticket, repo) / "guard.jsonl"
+
+    def round_dir(self, ticket: str, repo: str, number: int) -> Path:
+        """`rounds/N/`: repair round N's prompt, transcript and the gate reports that asked for it."""
+        return self.repo_dir(ticket, repo) / "rounds" / str(number)
+
+    def home(self, ticket: str, repo: str) -> Path:
+        """The HOME agents and gates of one repo run with: shipyard's, not the user's."""
+        return self.repo_dir(ticket, repo) / "home"
 
     def mr_json(self, ticket: str, repo: str) -> Path:
         return self.repo_dir(ticket, repo) / "mr.json"

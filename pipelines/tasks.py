@@ -148,8 +148,15 @@ def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str])
         "name": name,
         "actions": [_step(patches.make, tid, repo)],
         "file_dep": [_rel(p) for p in patches.inputs(WORKSPACE, tid, repo, entry["skills"])],
-        "targets": [patch, _rel(PATHS.agent_json(tid, repo)), _rel(PATHS.transcript(tid, repo))],
-        "uptodate": [config_changed({"agent": settings.agent.model_dump()})],
+        "targets": [
+            patch,
+            _rel(PATHS.agent_json(tid, repo)),
+            _rel(PATHS.transcript(tid, repo)),
+            _rel(PATHS.guard_log(tid, repo)),
+        ],
+        "uptodate": [
+            config_changed({"agent": settings.agent.model_dump(), "protect": settings.spec.protect})
+        ],
         "clean": True,
     }
     reports = []

@@ -1,4 +1,8 @@
-"""Agents make the change in a worktree. Each backend: a `Settings` model and `run(settings, job)`."""
+"""Agents make the change in a worktree. Each backend: a `Settings` model and `run(settings, job)`.
+
+A backend that can take a second turn in the same session also has `resume(settings, job, session)`
+(repair rounds), and one that reads skills from the worktree names the folder in `SKILLS_DIR`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Job:
     worktree: Path
-    prompt: Path
-    transcript: Path
-    env: dict[str, str] = field(repr=False)
+    prompt: Path  # what the agent is told (the ticket's prompt.md, or a repair round's)
+    transcript: Path  # where the run's transcript goes
+    env: dict[str, str] = field(repr=False)  # built by shipyard: no token of the user's
+    guard_log: Path | None = None  # where the guard hook records refusals
+    protected: tuple[str, ...] = ()  # paths the repo protects
 
 
 @dataclass(frozen=True)
@@ -24,3 +30,4 @@ class Result:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cost_usd: float | None = None
+    session: str | None = None  # to resume for a repair round, where the agent can

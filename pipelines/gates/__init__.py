@@ -11,14 +11,12 @@ import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from filelock import FileLock
-
-from pipelines import git, plan, plugins, tools
+from pipelines import git, plan, plugins, tools, worktrees
 from pipelines.config import GateSpec, Workspace
 from pipelines.errors import StepError
 from pipelines.files import write_atomic, write_json
-from pipelines.patches import build_verify
 
 
 @dataclass(frozen=True)
@@ -55,39 +53,46 @@ def changed_files(tree: Path) -> tuple[str, ...]:
     return tuple(name.decode() for name in out.split(b"\0") if name)
 
 
+def check(
+    workspace: Workspace, ticket_id: str, repo: str, gate: GateSpec, tree: Path, env: dict[str, str]
+) -> Report:
+    """Run one gate on `tree` (verify/, or the agent's work/ between repair rounds)."""
+    planned = {r["name"]: r for r in plan.load(workspace, ticket_id)}
+    used = []
+    for other in used_repos(gate, planned):
+        if not workspace.paths.patch(ticket_id, other).exists():
+            return Report("error", summary=f"{other}'s patch, which this gate uses, is not made yet")
+        with worktrees.verify_lock(workspace, ticket_id, other):
+            base = planned[other]["base"]
+            used.append(str(worktrees.build_verify(workspace, ticket_id, other, base).resolve()))
+    env = {**env, **gate.env}
+    if used:
+        env["PYTHONPATH"] = os.pathsep.join([*used, *filter(None, [env.get("PYTHONPATH")])])
+    return plugins.load("gates", gate.plugin).check(gate, GateJob(tree, changed_files(tree), env))
+
+
 def run(workspace: Workspace, ticket_id: str, repo: str, name: str) -> None:
-    """Run gate `name` on the repo's patch; a report that is not a pass fails the step."""
+    """The `gate:ID/REPO/GATE` step; a report that is not a pass fails it."""
     paths = workspace.paths
     gate = next(g for g in workspace.settings(workspace.tickets[ticket_id], repo).gates if g.name == name)
-    patch = paths.patch(ticket_id, repo).read_text(errors="replace")
-    if not patch:
+    if not paths.patch(ticket_id, repo).read_bytes():
         report = Report("skipped", summary="empty patch: nothing to check")
     else:
-        planned = {r["name"]: r for r in plan.load(workspace, ticket_id)}
-        used = []
-        for other in used_repos(gate, planned):
-            with verify_lock(workspace, ticket_id, other):
-                used.append(str(build_verify(workspace, ticket_id, other, planned[other]["base"]).resolve()))
-        env = tools.environment(paths.agent_home, gate.env)
-        if used:
-            env["PYTHONPATH"] = os.pathsep.join([*used, *filter(None, [env.get("PYTHONPATH")])])
-        # gates of one repo share its verify tree: under `doit -n N` they take turns
-        with verify_lock(workspace, ticket_id, repo):
-            tree = build_verify(workspace, ticket_id, repo, planned[repo]["base"])
-            job = GateJob(tree, changed_files(tree), env)
-            report = plugins.load("gates", gate.plugin).check(gate, job)
+        base = next(r["base"] for r in plan.load(workspace, ticket_id) if r["name"] == repo)
+        env = tools.environment(paths.home(ticket_id, repo))
+        with worktrees.verify_lock(workspace, ticket_id, repo):
+            tree = worktrees.build_verify(workspace, ticket_id, repo, base)
+            report = check(workspace, ticket_id, repo, gate, tree, env)
     write_atomic(paths.gate_log(ticket_id, repo, name), report.log)
-    data = {k: v for k, v in asdict(report).items() if k != "log"}
-    write_json(
-        paths.gate_report(ticket_id, repo, name), {"gate": name, "tool_version": version(gate), **data}
-    )
+    write_json(paths.gate_report(ticket_id, repo, name), as_json(gate, report))
     if report.status not in ("pass", "skipped"):
         log = paths.relative(paths.gate_log(ticket_id, repo, name))
         raise StepError(f"{ticket_id}/{repo}: gate {name}: {report.status}: {report.summary} (see {log})")
 
 
-def verify_lock(workspace: Workspace, ticket_id: str, repo: str) -> FileLock:
-    return FileLock(str(workspace.paths.verify(ticket_id, repo)) + ".lock")
+def as_json(gate: GateSpec, report: Report) -> dict[str, Any]:
+    data = {k: v for k, v in asdict(report).items() if k != "log"}
+    return {"gate": gate.name, "tool_version": version(gate), **data}
 
 
 def own_config(tree: Path, candidates: dict[str, str]) -> bool:
