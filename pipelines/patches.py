@@ -142,5 +142,6 @@ def _repair_job(
     folder = workspace.paths.round_dir(ticket_id, repo, number)
     write_json(folder / "gates.json", failing)
     prompt = folder / "prompt.md"
-    write_atomic(prompt, templates.render(REPAIR_TEMPLATE, reports=failing))
+    first = workspace.paths.prompt(ticket_id, repo).read_text()
+    write_atomic(prompt, first + "\n" + templates.render(REPAIR_TEMPLATE, reports=failing))
     return replace(job, prompt=prompt, transcript=folder / "transcript.jsonl")

@@ -55,7 +55,7 @@ except (OSError, AttributeError):  # not Linux
     _prctl = None
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # A child must not outlive a killed `doit` and keep writing into a worktree being reused.
     os.setsid()
     if _prctl is not None:
@@ -73,7 +73,7 @@ def run(
         stdin=subprocess.PIPE if input else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     try:
         out, _ = proc.communicate(input, timeout=timeout)

@@ -1,0 +1,124 @@
+"""Claude Code, headless: `claude -p` in the worktree, its stream-json output as the transcript.
+
+The guard runs as a PreToolUse hook given with `--settings`; `--setting-sources user` keeps the
+repo's own `.claude/settings*.json` (and so any hook of its own, or a switch that turns ours off)
+out, and HOME is shipyard's, so the user settings are empty.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines import streams, tools
+from pipelines.agents import Job, Result
+
+SKILLS_DIR = ".claude/skills"
+# The model credentials a user may configure; nothing else of the user's environment passes.
+CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+SETTINGS = ("ANTHROPIC_BASE_URL", "CLAUDE_CODE_MAX_RETRIES", "API_TIMEOUT_MS")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["claude-code"]
+    model: str | None = None
+    max_turns: int = Field(default=40, gt=0)
+    timeout: int = Field(default=1800, gt=0)
+    repair_rounds: int = Field(default=2, ge=0)
+    tools: tuple[str, ...] = ("Bash", "Read", "Edit", "Write", "Glob", "Grep")
+
+
+def binary() -> str | None:
+    """`claude` from PATH, else the one bundled in the claude-agent-sdk wheel."""
+    found = tools.which("claude")
+    if found:
+        return found
+    spec = importlib.util.find_spec("claude_agent_sdk")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bundled = Path(spec.submodule_search_locations[0]) / "_bundled" / "claude"
+    return str(bundled) if bundled.is_file() else None
+
+
+def resume(settings: Settings, job: Job, session: str | None) -> Result:
+    """A repair round: a new session told the ticket's prompt and the failing gate reports.
+
+    Sessions are not kept on disk (they would hold whatever the agent's shells printed), so the
+    round starts afresh from the worktree as the agent left it.
+    """
+    return run(settings, job)
+
+
+def run(settings: Settings, job: Job) -> Result:
+    exe = binary()
+    if exe is None:
+        return Result(False, None, 0.0, "the claude CLI is not installed; pip install claude-agent-sdk")
+    env = {
+        **job.env,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+    env.update((name, os.environ[name]) for name in (*CREDENTIALS, *SETTINGS) if name in os.environ)
+    secrets = [os.environ[name] for name in CREDENTIALS if os.environ.get(name)]
+    with tempfile.TemporaryDirectory(prefix="shipyard-claude-") as tmp:
+        hooks = Path(tmp) / "settings.json"
+        hooks.write_text(json.dumps(_hook_settings(job)))
+        argv = [
+            exe, "-p", job.prompt.read_text(), "--output-format", "stream-json", "--verbose",
+            "--max-turns", str(settings.max_turns), "--permission-mode", "acceptEdits",
+            "--allowedTools", ",".join(settings.tools), "--setting-sources", "user",
+            "--settings", str(hooks), "--no-session-persistence",
+        ]  # fmt: skip
+        if settings.model:
+            argv += ["--model", settings.model]
+        started = time.monotonic()
+        code, events, tail = streams.run_json_lines(
+            argv, job.worktree, env, settings.timeout, job.transcript, secrets
+        )
+    return _result(settings, code, events, tail, round(time.monotonic() - started, 3))
+
+
+def _hook_settings(job: Job) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "pipelines.guard", "hook", "--worktree", str(job.worktree)]
+    argv += ["--log", str(job.guard_log or os.devnull)]
+    for glob in job.protected:
+        argv += ["--protect", glob]
+    command = shlex.join(argv)
+    return {"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [{"type": "command", "command": command}]}]}}
+
+
+def _result(settings: Settings, code: int | None, events: list[dict], tail: str, took: float) -> Result:
+    final = next((e for e in reversed(events) if e.get("type") == "result"), None)
+    session = next((e.get("session_id") for e in events if e.get("session_id")), None)
+    if code is None:
+        return Result(False, None, took, f"claude timed out after {settings.timeout}s", session=session)
+    if final is None:
+        return Result(False, code, took, f"claude exited {code} without a result: {tail or 'no output'}")
+    usage = final.get("usage") or {}
+    result = Result(
+        ok=code == 0 and final.get("subtype") == "success" and not final.get("is_error"),
+        exit_code=code,
+        duration_s=took,
+        turns=final.get("num_turns"),
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+        cost_usd=final.get("total_cost_usd"),
+        session=session,
+    )
+    if result.ok:
+        return result
+    if final.get("subtype") == "error_max_turns":
+        error = f"the agent ran out of turns (max_turns {settings.max_turns})"
+    else:
+        error = f"claude failed: {str(final.get('result') or final.get('subtype') or tail)[:300]}"
+    return Result(**{**vars(result), "error": error})

@@ -1,0 +1,68 @@
+"""Running an agent CLI that speaks JSON lines: its stream saved as it comes, secrets blanked."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pipelines.tools import die_with_parent
+
+REDACTED = "[redacted]"
+
+
+def run_json_lines(
+    argv: list[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    transcript: Path,
+    secrets: Sequence[str] = (),
+) -> tuple[int | None, list[dict], str]:
+    """Run `argv`; (exit code or None on timeout, the JSON events, the last line of stderr).
+
+    Every stdout line goes to `<transcript>.partial` as it arrives (with `secrets` blanked), so a
+    long run can be followed with `tail -f`; it becomes `transcript` once the run is over.
+    """
+    transcript.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, preexec_fn=die_with_parent,
+    )  # fmt: skip
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        os.killpg(proc.pid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout, expire)
+    timer.start()
+    stderr: list[str] = []
+    reader = threading.Thread(target=lambda: stderr.extend(proc.stderr or ()), daemon=True)
+    reader.start()
+    events = []
+    partial = transcript.with_name(transcript.name + ".partial")
+    try:
+        with open(partial, "w") as out:
+            for line in proc.stdout or ():
+                for secret in secrets:
+                    line = line.replace(secret, REDACTED)
+                out.write(line)
+                out.flush()
+                try:
+                    events.append(json.loads(line))
+                except ValueError:
+                    continue
+        code = proc.wait()
+    finally:
+        timer.cancel()
+    os.replace(partial, transcript)
+    reader.join(timeout=5)
+    tail = next((s.strip() for s in reversed(stderr) if s.strip()), "")
+    for secret in secrets:
+        tail = tail.replace(secret, REDACTED)
+    return (None if timed_out.is_set() else code), events, tail[:300]
