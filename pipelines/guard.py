@@ -171,6 +171,15 @@ def deny(reason: str) -> str:
     })  # fmt: skip
 
 
+def hook_command(worktree: Path, log: Path | None, protected: Sequence[str]) -> str:
+    """The shell command that runs this guard as an agent's hook (Claude Code's and Codex's)."""
+    argv = [sys.executable, "-m", "pipelines.guard", "hook", "--worktree", str(worktree)]
+    argv += ["--log", str(log or os.devnull)]
+    for glob in protected:
+        argv += ["--protect", glob]
+    return shlex.join(argv)
+
+
 def hook(argv: Sequence[str], stdin: str) -> str | None:
     """The hook's decision: a deny JSON to print, or None to let the tool run."""
     parser = argparse.ArgumentParser(prog="python -m pipelines.guard hook")

@@ -10,8 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shlex
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines import streams, tools
+from pipelines import guard, streams, tools
 from pipelines.agents import Job, Result
 
 SKILLS_DIR = ".claude/skills"
@@ -89,12 +87,8 @@ def run(settings: Settings, job: Job) -> Result:
 
 
 def _hook_settings(job: Job) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "pipelines.guard", "hook", "--worktree", str(job.worktree)]
-    argv += ["--log", str(job.guard_log or os.devnull)]
-    for glob in job.protected:
-        argv += ["--protect", glob]
-    command = shlex.join(argv)
-    return {"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [{"type": "command", "command": command}]}]}}
+    hook = {"type": "command", "command": guard.hook_command(job.worktree, job.guard_log, job.protected)}
+    return {"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [hook]}]}}
 
 
 def _result(settings: Settings, code: int | None, events: list[dict], tail: str, took: float) -> Result:

@@ -1,0 +1,114 @@
+"""Codex, headless: `codex exec --json` in the worktree, with a CODEX_HOME shipyard writes.
+
+The config names the model provider and turns the update check off; the guard is its PreToolUse
+hook (Codex keeps Claude Code's hook contract). CODEX_HOME is a temporary folder, so Codex's own
+session files (which would hold whatever the agent's shells printed) never land in state/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines import guard, streams, tools
+from pipelines.agents import Job, Result
+
+# where `npm ci` in shipyard's checkout puts the CLI (package.json pins it)
+NODE_BIN = Path(__file__).resolve().parents[2] / "node_modules" / ".bin"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["codex"]
+    model: str = "gpt-5-codex"
+    base_url: str = "https://api.openai.com/v1"
+    api_key_env: str = "OPENAI_API_KEY"  # the variable holding the key, read at the moment of use
+    timeout: int = Field(default=1800, gt=0)
+    repair_rounds: int = Field(default=2, ge=0)
+
+
+def binary() -> str | None:
+    """`codex` from PATH, else the one `npm ci` installed beside shipyard."""
+    found = tools.which("codex")
+    if found:
+        return found
+    local = NODE_BIN / "codex"
+    return str(local) if local.exists() else None
+
+
+def config_toml(settings: Settings, job: Job) -> str:
+    provider = {
+        "name": "shipyard",
+        "base_url": settings.base_url,
+        "wire_api": "responses",
+        "env_key": settings.api_key_env,
+        "request_max_retries": 0,
+        "stream_max_retries": 0,
+    }
+    hook = {"type": "command", "command": guard.hook_command(job.worktree, job.guard_log, job.protected)}
+    lines = [
+        f"model = {json.dumps(settings.model)}",
+        'model_provider = "shipyard"',
+        "check_for_update_on_startup = false",
+        "",
+        "[model_providers.shipyard]",
+        *(f"{key} = {json.dumps(value)}" for key, value in provider.items()),
+        "",
+        "[[hooks.PreToolUse]]",
+        'matcher = "*"',
+        "[[hooks.PreToolUse.hooks]]",
+        *(f"{key} = {json.dumps(value)}" for key, value in hook.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def resume(settings: Settings, job: Job, session: str | None) -> Result:
+    """A repair round: a new session told the ticket's prompt and the failing gate reports."""
+    return run(settings, job)
+
+
+def run(settings: Settings, job: Job) -> Result:
+    exe = binary()
+    if exe is None:
+        return Result(False, None, 0.0, "the codex CLI is not installed; run `npm ci` in shipyard's checkout")
+    key = os.environ.get(settings.api_key_env)
+    if not key:
+        return Result(False, None, 0.0, f"{settings.api_key_env} is not set; Codex needs the model's key")
+    with tempfile.TemporaryDirectory(prefix="shipyard-codex-") as home:
+        (Path(home) / "config.toml").write_text(config_toml(settings, job))
+        env = {**job.env, "CODEX_HOME": home, settings.api_key_env: key}
+        argv = [
+            exe, "exec", "--json", "-s", "workspace-write", "--skip-git-repo-check",
+            "--dangerously-bypass-hook-trust",  # our own hook, written just now: nothing to review
+            job.prompt.read_text(),
+        ]  # fmt: skip
+        started = time.monotonic()
+        code, events, tail = streams.run_json_lines(
+            argv, job.worktree, env, settings.timeout, job.transcript, [key]
+        )
+    return _result(settings, code, events, tail, round(time.monotonic() - started, 3))
+
+
+def _result(settings: Settings, code: int | None, events: list[dict], tail: str, took: float) -> Result:
+    if code is None:
+        return Result(False, None, took, f"codex timed out after {settings.timeout}s")
+    failed = next((e for e in events if e.get("type") == "turn.failed"), None)
+    if failed is not None:
+        return Result(
+            False, code, took, f"codex failed: {(failed.get('error') or {}).get('message', '')[:300]}"
+        )
+    done = [e for e in events if e.get("type") == "turn.completed"]
+    if code != 0 or not done:
+        return Result(
+            False, code, took, f"codex exited {code} without finishing its turn: {tail or 'no output'}"
+        )
+    usage = done[-1].get("usage") or {}
+    turns = sum(1 for e in events if e.get("type") == "item.completed")
+    return Result(True, 0, took, turns=turns, input_tokens=usage.get("input_tokens"),
+                  output_tokens=usage.get("output_tokens"))  # fmt: skip
