@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines import plan, templates
+from pipelines import plan, plugins, templates
 from pipelines.config import Workspace
 from pipelines.files import write_atomic
 
@@ -21,5 +21,11 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
         siblings=[r["name"] for r in planned if r["name"] != repo],
         skills=[workspace.skills[name] for name in entry["skills"]],
         gates=[g.name for g in settings.gates],
+        skills_dir=skills_dir(settings.agent.kind),
     )
     write_atomic(workspace.paths.prompt(ticket_id, repo), text)
+
+
+def skills_dir(agent_kind: str) -> str | None:
+    """Where the agent finds the skills shipyard installs in its worktree, if it reads them."""
+    return getattr(plugins.load("agents", agent_kind), "SKILLS_DIR", None)

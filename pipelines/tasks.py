@@ -138,7 +138,11 @@ def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str])
         "targets": [prompt],
         "uptodate": [
             config_changed(
-                {"description": settings.spec.description, "gates": [g.name for g in settings.gates]}
+                {
+                    "description": settings.spec.description,
+                    "gates": [g.name for g in settings.gates],
+                    "skills_dir": prompts.skills_dir(settings.agent.kind),
+                }
             )
         ],
         "clean": True,
