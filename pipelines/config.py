@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,11 @@ class GateSpec(Strict):
     # repos whose change in the same ticket this gate runs against (their verify/ trees go
     # first on PYTHONPATH): the tests of a library's users see the library's new code
     uses: tuple[str, ...] = ()
+    strict: bool = False  # judge every finding, not only those the base commit does not have
+    paths: tuple[str, ...] = ()  # globs: the changed files the gate looks at (default: all)
+
+    def covers(self, file: str) -> bool:
+        return not self.paths or any(fnmatch.fnmatch(file, glob) for glob in self.paths)
 
     @property
     def plugin(self) -> str:

@@ -34,7 +34,13 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
                 "base": entry["base"],
                 "reason": entry["reason"],
                 "patch": {"exists": patch_file.exists(), "files": files, "added": added, "removed": removed},
-                "gates": [{k: g[k] for k in ("gate", "status", "summary", "findings")} for g in gates],
+                "gates": [
+                    {
+                        **{k: g[k] for k in ("gate", "status", "summary", "findings")},
+                        "pre_existing": g.get("pre_existing", []),
+                    }
+                    for g in gates
+                ],
                 "mr": read_json(mr_file) if mr_file.exists() else {},
             }
         )

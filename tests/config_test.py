@@ -52,7 +52,8 @@ CASES = {
     ),
     "unknown agent kind": (
         case(repos=REPOS.replace("kind: command", "kind: robot")),
-        "repos.yaml:2: defaults.agent.kind: unknown agent 'robot'; expected one of: claude-code, codex, command",
+        "repos.yaml:2: defaults.agent.kind: unknown agent 'robot'; "
+        "expected one of: claude-code, codex, command",
     ),
     "unknown repo in a ticket": (
         case(ticket=TICKET.replace("title: Do a thing\n", "title: Do a thing\nrepos: [lib, billing]\n")),

@@ -30,10 +30,11 @@ class Finding:
 @dataclass(frozen=True)
 class Report:
     status: str  # pass | fail | error | skipped (an empty patch: nothing to check)
-    findings: tuple[Finding, ...] = ()
+    findings: tuple[Finding, ...] = ()  # what the change brings (all of them in strict mode)
     command: tuple[str, ...] = ()
     summary: str = ""
     log: str = field(default="", repr=False)
+    pre_existing: tuple[Finding, ...] = ()  # found on the base commit too: they do not fail the gate
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,18 @@ def check(
         with worktrees.verify_lock(workspace, ticket_id, other):
             base = planned[other]["base"]
             used.append(str(worktrees.build_verify(workspace, ticket_id, other, base).resolve()))
-    env = {**env, **gate.env}
+    from pipelines import baselines  # it runs gates itself
+
+    base_env = {**env, **gate.env}  # the base is judged alone, without the siblings' changes
+    env = dict(base_env)
     if used:
         env["PYTHONPATH"] = os.pathsep.join([*used, *filter(None, [env.get("PYTHONPATH")])])
-    return plugins.load("gates", gate.plugin).check(gate, GateJob(tree, changed_files(tree), env))
+    changed = tuple(f for f in changed_files(tree) if gate.covers(f))
+    report = plugins.load("gates", gate.plugin).check(gate, GateJob(tree, changed, env))
+    if gate.strict or report.status != "fail":
+        return report
+    on_base = baselines.findings(workspace, repo, planned[repo]["base"], gate, base_env)
+    return baselines.judge(report, on_base)
 
 
 def run(workspace: Workspace, ticket_id: str, repo: str, name: str) -> None:
