@@ -1,0 +1,72 @@
+"""ty check on the Python files the patch touches; its GitLab JSON gives the findings."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pipelines import tools
+from pipelines.config import GateSpec
+from pipelines.gates import Finding, GateJob, Report, own_config
+from pipelines.gates.ruff import _relative
+
+# Without its own, ty would take the [tool.ty] of any pyproject.toml above the repo.
+CONFIGS = {"ty.toml": "", "pyproject.toml": "[tool.ty"}
+
+
+def version(gate: GateSpec) -> str | None:
+    return tools.version("ty")
+
+
+def check(gate: GateSpec, job: GateJob) -> Report:
+    exe = tools.which("ty")
+    if exe is None:
+        return Report("error", summary="ty is not installed; pip install 'shipyard[gates]'")
+    files = [f for f in job.changed if f.endswith((".py", ".pyi"))]
+    config = [] if own_config(job.tree, CONFIGS) else ["--config-file", "/dev/null"]
+    args = ["check", "--output-format", "gitlab", "--no-progress", "--force-exclude", *config, *gate.args]
+    command = ("ty", *args, "--", *files)
+    if not files:
+        return Report("pass", command=command, summary="no Python file changed")
+    code, out = tools.run([exe, *command[1:]], job.tree, job.env, gate.timeout)
+    log = out.decode(errors="replace")
+    if code is None:
+        return Report("error", command=command, summary=f"timed out after {gate.timeout}s", log=log)
+    items = _json_list(log)
+    # exit 0: clean; 1: diagnostics (warnings too); 2: bad arguments, config or I/O; 101: a crash
+    if code not in (0, 1) or items is None or (code == 1 and not items):
+        said = items[0]["description"] if items else log.strip()
+        said = said.replace(f"{job.tree.resolve()}/", "")[:200]
+        return Report("error", command=command, summary=f"ty exited {code}: {said}", log=log)
+    findings = sorted(
+        (
+            Finding(
+                _relative(i["location"]["path"], job.tree), _line(i["location"]), i["check_name"], _message(i)
+            )
+            for i in items
+        ),
+        key=lambda f: (f.file, f.line or 0, f.rule, f.message),
+    )
+    status = "fail" if code == 1 else "pass"
+    return Report(status, tuple(findings), command, f"{len(findings)} findings" if findings else "clean", log)
+
+
+def _json_list(log: str) -> list[dict[str, Any]] | None:
+    """The JSON list ty prints on stdout; stderr's warnings, merged in, may come before or after it."""
+    start = re.search(r"^\[", log, re.MULTILINE)
+    try:
+        items = json.JSONDecoder().raw_decode(log, start.start())[0] if start else None
+    except ValueError:
+        return None
+    return items if isinstance(items, list) else None
+
+
+def _line(location: dict[str, Any]) -> int | None:
+    if "positions" in location:
+        return location["positions"]["begin"]["line"]
+    return location.get("lines", {}).get("begin")
+
+
+def _message(item: dict[str, Any]) -> str:
+    return item["description"].removeprefix(f"{item['check_name']}: ")
