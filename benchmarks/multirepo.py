@@ -39,7 +39,8 @@ ENV = {**os.environ, **IDENTITY, "GIT_TERMINAL_PROMPT": "0"}
 SED = "s/old_api(/new_api(/g"
 SHIP_BRANCH = "shipyard/BENCH-1-replace-old-api-with-new-api"
 AR_BRANCH = "all-repos_autofix_bench"
-SHIPYARD_JOBS = 4  # doit's num_process in shipyard's DOIT_CONFIG
+SHIPYARD_JOBS = 4
+GATES = ["ruff", "ruff-format", "secrets"]  # doit's num_process in shipyard's DOIT_CONFIG
 DODO = "from pipelines.tasks import DOIT_CONFIG, task_plan, task_ship, task_ticket  # noqa: F401\n"
 TICKET = f"""---
 id: BENCH-1
@@ -49,6 +50,15 @@ agent:
   run: "sed -i '{SED}' $(git ls-files '*.py')"
 ---
 Replace every call to `old_api` with `new_api`. No repo is named: the planner finds them.
+"""
+TICKET_2 = """---
+id: BENCH-2
+title: Rename twice to double
+agent:
+  kind: command
+  run: "sed -i 's/twice/double/g' $(git ls-files '*.py')"
+---
+Rename every `twice` function to `double`.
 """
 AR_CONFIG = {"output_dir": "clones", "source": "all_repos.source.json_file", "push": "bench_push"}
 # all-repos' own push plugins open pull requests or merge; this one only pushes the branch.
@@ -96,7 +106,8 @@ def repo_files(i: int) -> dict[str, str]:
     }
     for k in range(3):
         files[f"pkg/mod{k}.py"] = (
-            f"from pkg import api\n\n\ndef run{k}(x):\n    return api.old_api(x) + {k}\n\n\n"
+            ("import os  # unused: a finding already on the base\n" if k == 0 else "")
+            + f"from pkg import api\n\n\ndef run{k}(x):\n    return api.old_api(x) + {k}\n\n\n"
             f"def twice{k}(x):\n    return api.old_api(api.old_api(x))\n"
         )
     return files
@@ -157,8 +168,9 @@ def check_branches(remotes: dict[str, Path], branch: str, label: str) -> None:
         raise BenchError(f"{label}: {branch} missing on {len(missing)} remotes: {missing[:5]}")
 
 
-def shipyard(root: Path, name: str, gates: list[str], reruns: int) -> list[Run]:
-    """A fresh workspace on fresh remotes: `doit ship`, then `reruns` more `doit ship`."""
+def shipyard(root: Path, name: str, gates: list[str], reruns: int, second: bool = False) -> list[Run]:
+    """A fresh workspace on fresh remotes: `doit ship`, then `reruns` more `doit ship`; with
+    `second`, then a second ticket on the same bases."""
     remotes = copy_remotes(root, f"remotes-{name}")
     ws = root / f"ws-{name}"
     (ws / "tickets").mkdir(parents=True)
@@ -175,7 +187,32 @@ def shipyard(root: Path, name: str, gates: list[str], reruns: int) -> list[Run]:
         raise BenchError(f"shipyard {name}: {len(shipped)} repos planned, not all opened: {ws}")
     check_branches(remotes, SHIP_BRANCH, f"shipyard {name}")
     runs += [measure(doit, ws, ENV, root / f"{name}-{i + 1}.log") for i in range(reruns)]
+    if second:
+        (ws / "tickets" / "BENCH-2.md").write_text(TICKET_2)
+        runs.append(measure(doit, ws, ENV, root / f"{name}-second.log"))
+        if not (ws / "state" / "BENCH-2" / "ship.json").exists():
+            raise BenchError(f"shipyard {name}: the second ticket did not ship: {ws}")
     return runs
+
+
+def gate_bench(n: int, keep: bool) -> None:
+    """N repos with the ruff, ruff-format and secrets gates; then a second ticket on the same bases."""
+    tmp = tempfile.mkdtemp(prefix=f"shipyard-gates-{n}-")
+    root = Path(tmp)
+    try:
+        make_remotes(root, n)
+        (bare,) = shipyard(root, "bare", [], reruns=0)
+        gated, second = shipyard(root, "gated", GATES, reruns=0, second=True)
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    print(f"\n== gates {', '.join(GATES)} on {n} repos (each base has one pre-existing ruff finding)")
+    print(f"{'':<40} {'wall s':>9} {'peak RSS MiB':>13}")
+    print(f"{'ship, gates off':<40} {bare.wall:>9.2f} {bare.rss_mib:>13.1f}")
+    print(f"{'ship, 3 gates (baselines computed)':<40} {gated.wall:>9.2f} {gated.rss_mib:>13.1f}")
+    print(f"{'second ticket, same bases (cache hits)':<40} {second.wall:>9.2f} {second.rss_mib:>13.1f}")
+    per_repo = (gated.wall - bare.wall) / n
+    print(f"gate time per repo (3 gates, baselines included): {per_repo * 1000:.0f} ms")
 
 
 def executed(doit_output: str) -> list[str]:
@@ -273,13 +310,16 @@ def bench(n: int, bin_dir: Path, keep: bool) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repos", type=int, nargs="+", default=[50, 200], help="repo counts")
+    parser.add_argument("--repos", type=int, nargs="*", default=[50, 200], help="repo counts")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
+    parser.add_argument("--gates", type=int, default=50, help="repo count of the gates run (0: skip)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
         bin_dir = all_repos_bin()
         problems = [p for n in args.repos for p in bench(n, bin_dir, args.keep)]
+        if args.gates:
+            gate_bench(args.gates, args.keep)
     except (BenchError, subprocess.CalledProcessError) as err:
         print(f"\n!!! BENCHMARK FAILED !!!\n{err}", file=sys.stderr)
         return 1

@@ -24,7 +24,7 @@ from typing import Any
 PROTECTED = (
     ".github/**", ".gitlab-ci.yml", ".gitlab/**", ".circleci/**", ".pre-commit-config.yaml",
     "ruff.toml", ".ruff.toml", "pytest.ini", "tox.ini", "tach.toml", ".claude/settings*.json",
-    ".codex/**",
+    ".codex/**", ".gitleaks.toml", ".secrets.baseline",
 )  # fmt: skip
 CREDENTIALS = re.compile(
     r"(^|/)(\.ssh(/|$)|\.env(\.[\w-]+)?$|[^/]*\.pem$|id_(rsa|ed25519|ecdsa|dsa)\b|\.netrc$|"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from conftest import Workspace
+from conftest import Workspace, git
 
 BASE = {"app.py": "import os\n\n\ndef old_api():\n    return 1\n", "other.py": "import sys\n"}
 SED = "sed -i 's/old_api/new_api/g' app.py"
@@ -68,3 +69,34 @@ def test_a_second_ticket_on_the_same_base_reuses_the_baseline(workspace: Workspa
     assert run.returncode == 0, run.out + run.err
     assert report(workspace, "T-2")["pre_existing"]
     assert cached.stat().st_mtime_ns == first  # not run again: one baseline run for both tickets
+
+
+def ship_a_secret(ws: Workspace, line: str) -> tuple[Path, object]:
+    remote = ws.remote("app", {"settings.py": "REGION = 'eu'\n"})
+    plant = f"printf '%s\\\\n' \\\"{line}\\\" >> settings.py"
+    repos = f'defaults:\n  agent: {{kind: command, run: "{plant}"}}\n  gates: [secrets]\n'
+    ws.write("repos.yaml", repos + f"repos:\n  app: {{url: {remote}}}\n")
+    ws.write("tickets/T-1.md", "---\nid: T-1\ntitle: Add a key\nrepos: [app]\n---\nAdd the key.\n")
+    return remote, ws.doit("ship")
+
+
+def test_a_password_added_by_the_patch_fails_secrets_and_nothing_is_pushed(workspace: Workspace) -> None:
+    remote, run = ship_a_secret(workspace, "DB_PASSWORD = 'q7Xz9vLm2Rk8Wp4T'")
+    assert run.returncode != 0
+    assert "T-1/app: gate secrets: fail" in run.out + run.err
+    report = json.loads(workspace.state("T-1", "app", "gates", "secrets.json").read_text())
+    assert [(f["file"], f["line"]) for f in report["findings"]] == [("settings.py", 2)]
+    assert "q7Xz9vLm2Rk8Wp4T" not in json.dumps(report)
+    assert not workspace.state("T-1", "app", "mr.json").exists()
+    assert git(remote, "for-each-ref", "--format=%(refname:short)") == "main"
+
+
+def test_an_aws_key_is_stopped_before_any_gate_and_nothing_is_pushed(workspace: Workspace) -> None:
+    # the guard's check of the finished patch knows AWS keys: the change never reaches the gates
+    remote, run = ship_a_secret(workspace, "KEY = 'AKIAIOSFODNN7EXAMPLF'")
+    assert run.returncode != 0
+    assert "T-1/app: patch: the guard refused it: settings.py adds what looks like a secret" in run.out
+    refusal = json.loads(workspace.state("T-1", "app", "guard.jsonl").read_text())
+    assert refusal["rule"] == "secret" and "AKIA" not in refusal["reason"]
+    assert not workspace.state("T-1", "app", "gates", "secrets.json").exists()
+    assert git(remote, "for-each-ref", "--format=%(refname:short)") == "main"

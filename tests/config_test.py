@@ -48,7 +48,8 @@ CASES = {
     ),
     "unknown gate": (
         case(repos=REPOS.replace("gates: [ruff]", "gates: [ruff, rufff]")),
-        "repos.yaml:3: defaults.gates[1]: unknown gate 'rufff'; expected one of: command, pytest, ruff",
+        "repos.yaml:3: defaults.gates[1]: unknown gate 'rufff'; "
+        "expected one of: command, prek, pytest, ruff, ruff-format, secrets, tach, ty",
     ),
     "unknown agent kind": (
         case(repos=REPOS.replace("kind: command", "kind: robot")),

@@ -1,4 +1,5 @@
-"""Gates check a change deterministically. Each backend: `version()` and `check(gate, job)`.
+"""Gates check a change deterministically. Each backend: `version()` and `check(gate, job)`;
+`BASELINE = False` in one whose findings cannot be set against the base's.
 
 The `gate:ID/REPO/GATE` step runs one gate in the repo's clean `verify/` tree and writes one
 report, the same shape for every gate: status pass | fail | error (could not evaluate, never a
@@ -73,8 +74,9 @@ def check(
     if used:
         env["PYTHONPATH"] = os.pathsep.join([*used, *filter(None, [env.get("PYTHONPATH")])])
     changed = tuple(f for f in changed_files(tree) if gate.covers(f))
-    report = plugins.load("gates", gate.plugin).check(gate, GateJob(tree, changed, env))
-    if gate.strict or report.status != "fail":
+    backend = plugins.load("gates", gate.plugin)
+    report = backend.check(gate, GateJob(tree, changed, env))
+    if gate.strict or report.status != "fail" or not getattr(backend, "BASELINE", True):
         return report
     on_base = baselines.findings(workspace, repo, planned[repo]["base"], gate, base_env)
     return baselines.judge(report, on_base)
