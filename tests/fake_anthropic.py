@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from scripted_server import ScriptedServer
 
 Block = dict[str, Any]
 # one answer: content blocks, a function of the request giving them, or an HTTP error status
@@ -29,60 +30,19 @@ def tool(name: str, **tool_input: Any) -> Block:
     return {"type": "tool_use", "id": f"toolu_{next(_ids):04d}", "name": name, "input": tool_input}
 
 
-class FakeAnthropic:
-    def __init__(self, turns: list[Turn]) -> None:
-        self.turns = list(turns)
-        self.requests: list[dict] = []  # the agent's requests, in order
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeAnthropic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def seen(self) -> str:
-        """Everything the agent sent, as one text: for asserting what reached the model."""
-        return json.dumps(self.requests)
-
-    def _next(self, request: dict) -> Turn:
-        with self._lock:
-            self.requests.append(request)
-            turn = self.turns.pop(0) if self.turns else [text("Done.")]
-        return turn(request) if callable(turn) else turn
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                request = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                turn = fake._next(request) if request.get("tools") else [text("ok")]
-                if isinstance(turn, int):
-                    body = {"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}
-                    self.send_response(turn)
-                    self.send_header("content-type", "application/json")
-                    self.end_headers()
-                    self.wfile.write(json.dumps(body).encode())
-                    return
-                self.send_response(200)
-                self.send_header("content-type", "text/event-stream")
-                self.end_headers()
-                for event in _events(request.get("model", "claude"), turn):
-                    self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
+class FakeAnthropic(ScriptedServer):
+    def answer(self, request: dict, handler: BaseHTTPRequestHandler) -> None:
+        turn = self.next_turn(request, [text("Done.")]) if request.get("tools") else [text("ok")]
+        if callable(turn):
+            turn = turn(request)
+        if isinstance(turn, int):
+            body = {"type": "error", "error": {"type": "api_error", "message": "scripted failure"}}
+            handler.send_response(turn)
+            handler.send_header("content-type", "application/json")
+            handler.end_headers()
+            handler.wfile.write(json.dumps(body).encode())
+            return
+        self.stream(handler, _events(request.get("model", "claude"), turn))
 
 
 def _events(model: str, blocks: list[Block]) -> list[dict]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from scripted_server import ScriptedServer
 
 Item = dict[str, Any]
 _ids = itertools.count(1)
@@ -27,51 +28,15 @@ def shell(command: str) -> Item:
             "arguments": json.dumps({"cmd": command})}  # fmt: skip
 
 
-class FakeOpenAI:
-    def __init__(self, turns: list[list[Item]]) -> None:
-        self.turns = list(turns)
-        self.requests: list[dict] = []
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+class FakeOpenAI(ScriptedServer):
+    path = "/v1"
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def seen(self) -> str:
-        return json.dumps(self.requests)
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                request = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                with fake._lock:
-                    fake.requests.append(request)
-                    items = fake.turns.pop(0) if fake.turns else [say("Done.")]
-                self.send_response(200)
-                self.send_header("content-type", "text/event-stream")
-                self.end_headers()
-                rid = f"resp_{next(_ids)}"
-                events = [{"type": "response.created", "response": {"id": rid}}]
-                events += [{"type": "response.output_item.done", "output_index": i, "item": item}
-                           for i, item in enumerate(items)]  # fmt: skip
-                usage = {"input_tokens": 100, "output_tokens": 20, "total_tokens": 120}
-                events.append({"type": "response.completed", "response": {"id": rid, "usage": usage}})
-                for event in events:
-                    self.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
+    def answer(self, request: dict, handler: BaseHTTPRequestHandler) -> None:
+        items = self.next_turn(request, [say("Done.")])
+        rid = f"resp_{next(_ids)}"
+        events = [{"type": "response.created", "response": {"id": rid}}]
+        events += [{"type": "response.output_item.done", "output_index": i, "item": item}
+                   for i, item in enumerate(items)]  # fmt: skip
+        usage = {"input_tokens": 100, "output_tokens": 20, "total_tokens": 120}
+        events.append({"type": "response.completed", "response": {"id": rid, "usage": usage}})
+        self.stream(handler, events)

@@ -45,6 +45,14 @@ class GateJob:
     env: dict[str, str] = field(repr=False)
 
 
+def not_installed(tool: str) -> Report:
+    return Report("error", summary=f"{tool} is not installed; pip install 'shipyard[gates]'")
+
+
+def python_files(changed: Iterable[str]) -> list[str]:
+    return [f for f in changed if f.endswith((".py", ".pyi"))]
+
+
 def version(gate: GateSpec) -> str | None:
     return plugins.load("gates", gate.plugin).version(gate)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report
+from pipelines.gates import Finding, GateJob, Report, not_installed
 
 CONFIGS = (".pre-commit-config.yaml", ".pre-commit-config.yml")
 HEADER = re.compile(r"^(?!- )\S.*?(Passed|Failed|Skipped)$")
@@ -22,7 +22,7 @@ def version(gate: GateSpec) -> str | None:
 def check(gate: GateSpec, job: GateJob) -> Report:
     exe = tools.which("prek")
     if exe is None:
-        return Report("error", summary="prek is not installed; pip install 'shipyard[gates]'")
+        return not_installed("prek")
     if not any((job.tree / name).is_file() for name in CONFIGS):
         return Report(
             "error", summary="the repo has no .pre-commit-config.yaml; add one or drop the prek gate"

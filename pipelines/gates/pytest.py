@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, own_config
+from pipelines.gates import Finding, GateJob, Report, not_installed, own_config
 
 CONFIGS = {
     "pytest.ini": "",
@@ -30,7 +30,7 @@ def version(gate: GateSpec) -> str | None:
 
 def check(gate: GateSpec, job: GateJob) -> Report:
     if version(gate) is None:
-        return Report("error", summary="pytest is not installed; pip install 'shipyard[gates]'")
+        return not_installed("pytest")
     with tempfile.TemporaryDirectory() as tmp:
         xml = Path(tmp) / "junit.xml"
         ini = [] if own_config(job.tree, CONFIGS) else ["-c", "/dev/null", "--rootdir", "."]

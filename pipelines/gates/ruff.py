@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, own_config
+from pipelines.gates import Finding, GateJob, Report, not_installed, own_config, python_files
 
 CONFIGS = {"ruff.toml": "", ".ruff.toml": "", "pyproject.toml": "[tool.ruff"}
 
@@ -19,8 +19,8 @@ def version(gate: GateSpec) -> str | None:
 def check(gate: GateSpec, job: GateJob) -> Report:
     exe = tools.which("ruff")
     if exe is None:
-        return Report("error", summary="ruff is not installed; pip install 'shipyard[gates]'")
-    files = [f for f in job.changed if f.endswith((".py", ".pyi"))]
+        return not_installed("ruff")
+    files = python_files(job.changed)
     isolated = [] if own_config(job.tree, CONFIGS) else ["--isolated"]
     args = ["check", "--output-format", "json", "--no-cache", "--force-exclude", *isolated, *gate.args]
     argv = ["ruff", *args, "--", *files]  # as reports show it: no path of this machine

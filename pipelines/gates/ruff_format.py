@@ -7,7 +7,7 @@ import re
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, own_config
+from pipelines.gates import Finding, GateJob, Report, not_installed, own_config, python_files
 from pipelines.gates.ruff import CONFIGS
 
 HUNK = re.compile(r"@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@")
@@ -20,8 +20,8 @@ def version(gate: GateSpec) -> str | None:
 def check(gate: GateSpec, job: GateJob) -> Report:
     exe = tools.which("ruff")
     if exe is None:
-        return Report("error", summary="ruff is not installed; pip install 'shipyard[gates]'")
-    files = [f for f in job.changed if f.endswith((".py", ".pyi"))]
+        return not_installed("ruff")
+    files = python_files(job.changed)
     isolated = [] if own_config(job.tree, CONFIGS) else ["--isolated"]
     args = [
         "format",

@@ -8,7 +8,7 @@ from typing import Any
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, own_config
+from pipelines.gates import Finding, GateJob, Report, not_installed, own_config
 
 # Without its own, tach would climb to the tach.toml of whatever folder holds the repo.
 CONFIGS = {"tach.toml": "", "pyproject.toml": "[tool.tach"}
@@ -32,7 +32,7 @@ def version(gate: GateSpec) -> str | None:
 def check(gate: GateSpec, job: GateJob) -> Report:
     exe = tools.which("tach")
     if exe is None:
-        return Report("error", summary="tach is not installed; pip install 'shipyard[gates]'")
+        return not_installed("tach")
     command = ("tach", "check", "--output", "json", *gate.args)
     if not own_config(job.tree, CONFIGS):
         return Report(

@@ -8,7 +8,7 @@ from typing import Any
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, own_config
+from pipelines.gates import Finding, GateJob, Report, not_installed, own_config, python_files
 from pipelines.gates.ruff import _relative
 
 # Without its own, ty would take the [tool.ty] of any pyproject.toml above the repo.
@@ -22,8 +22,8 @@ def version(gate: GateSpec) -> str | None:
 def check(gate: GateSpec, job: GateJob) -> Report:
     exe = tools.which("ty")
     if exe is None:
-        return Report("error", summary="ty is not installed; pip install 'shipyard[gates]'")
-    files = [f for f in job.changed if f.endswith((".py", ".pyi"))]
+        return not_installed("ty")
+    files = python_files(job.changed)
     config = [] if own_config(job.tree, CONFIGS) else ["--config-file", "/dev/null"]
     args = ["check", "--output-format", "gitlab", "--no-progress", "--force-exclude", *config, *gate.args]
     command = ("ty", *args, "--", *files)

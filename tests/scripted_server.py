@@ -1,0 +1,66 @@
+"""The part every scripted model server shares: a thread serving 127.0.0.1, and what it was sent."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+
+class ScriptedServer:
+    """Answers POSTs with `answer(request, handler)`; keeps each request it is sent, in order."""
+
+    path = ""  # what the API's base URL adds to the server's address
+
+    def __init__(self, turns: list[Any]) -> None:
+        self.turns = list(turns)
+        self.requests: list[dict] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def seen(self) -> str:
+        """Everything the agent sent, as one text: for asserting what reached the model."""
+        return json.dumps(self.requests)
+
+    def next_turn(self, request: dict, default: Any) -> Any:
+        with self._lock:
+            self.requests.append(request)
+            return self.turns.pop(0) if self.turns else default
+
+    def answer(self, request: dict, handler: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def stream(handler: BaseHTTPRequestHandler, events: list[dict]) -> None:
+        """Server-sent events, as both APIs stream them."""
+        handler.send_response(200)
+        handler.send_header("content-type", "text/event-stream")
+        handler.end_headers()
+        for event in events:
+            handler.wfile.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                server.answer(json.loads(self.rfile.read(int(self.headers["content-length"]))), self)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
