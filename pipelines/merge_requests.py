@@ -61,6 +61,7 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
         base=entry["base"],
         title=f"{ticket.title} ({ticket_id})",
         body=body,
+        target_branch=entry["default_branch"],
     )
     published = plugins.load("forges", settings.forge.kind).publish(settings.forge, mr)
     write_json(

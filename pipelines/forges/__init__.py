@@ -1,13 +1,24 @@
 """Forges publish a merge request. Each backend: a `Settings` model and `publish(settings, mr)`.
 
 `publish` pushes the branch and finds, creates or updates the merge request for it; running it
-twice leaves one branch and one merge request. It returns what `mr.json` records.
+twice leaves one branch and one merge request. It returns what `mr.json` records. A backend that
+talks to a server also has `status(settings, record)` (the MR's state and checks, for `doit
+status`) and `read_issue(url, token)` (for `doit intake`).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from pipelines.errors import StepError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -22,3 +33,33 @@ class MergeRequest:
     base: str
     title: str
     body: str
+    target_branch: str = "main"
+
+
+def token(env_name: str | None, command: str | None, what: str) -> str:
+    """A forge token, read now from the environment or a command; never stored anywhere.
+
+    Errors name the variable or the command, never a value.
+    """
+    if command:
+        proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
+        if proc.returncode or not proc.stdout.strip():
+            raise StepError(f"{what}: token_cmd `{command}` gave no token (exit {proc.returncode})")
+        return proc.stdout.strip()
+    if env_name and os.environ.get(env_name):
+        return os.environ[env_name]
+    raise StepError(f"{what}: no token: set {env_name} (or token_cmd in repos.yaml)")
+
+
+def retry(call: Callable[[], T], transient: Callable[[Exception], bool], attempts: int = 4,
+          backoff: float = 0.5, cap: float = 8.0) -> T:  # fmt: skip
+    """`call()`, again after a pause that doubles up to `cap`, while it fails in a `transient` way
+    (429, 5xx, a timeout). The call must be safe to repeat: find before create."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as err:
+            if attempt == attempts - 1 or not transient(err):
+                raise
+            time.sleep(min(cap, backoff * 2**attempt))
+    raise AssertionError("unreachable")
