@@ -41,7 +41,7 @@ SHIP_BRANCH = "shipyard/BENCH-1-replace-old-api-with-new-api"
 AR_BRANCH = "all-repos_autofix_bench"
 SHIPYARD_JOBS = 4
 GATES = ["ruff", "ruff-format", "secrets"]  # doit's num_process in shipyard's DOIT_CONFIG
-DODO = "from pipelines.tasks import DOIT_CONFIG, task_plan, task_ship, task_ticket  # noqa: F401\n"
+DODO = "from pipelines.tasks import *  # noqa: F403\n"
 TICKET = f"""---
 id: BENCH-1
 title: Replace old_api with new_api

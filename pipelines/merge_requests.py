@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pipelines import git, mirrors, plan, plugins, templates
 from pipelines.config import Workspace
@@ -22,19 +23,16 @@ def branch_name(prefix: str, ticket_id: str, slug: str) -> str:
 def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     paths = workspace.paths
     ticket = workspace.tickets[ticket_id]
-    planned = plan.load(workspace, ticket_id)
-    entry = next(r for r in planned if r["name"] == repo)
+    entry = next(r for r in plan.load(workspace, ticket_id) if r["name"] == repo)
     settings = workspace.settings(ticket, repo)
-    record = {"ticket": ticket_id, "repo": repo, "base": entry["base"]}
     patch = paths.patch(ticket_id, repo).read_bytes()
     if not patch:
-        write_json(paths.mr_json(ticket_id, repo), {**record, "state": "no-change"})
+        record = {"ticket": ticket_id, "repo": repo, "base": entry["base"], "state": "no-change"}
+        write_json(paths.mr_json(ticket_id, repo), record)
         return
     reports = [read_json(paths.gate_report(ticket_id, repo, g.name)) for g in settings.gates]
     if blocked := [r["gate"] for r in reports if r["status"] != "pass"]:
         raise StepError(f"{ticket_id}/{repo}: mr: gates did not pass: {', '.join(blocked)}")
-    others = [r["name"] for r in planned if r["name"] != repo]
-    siblings = [{"repo": other, "branch": _branch(workspace, ticket, other)} for other in others]
     branch = _branch(workspace, ticket, repo)
     mirror = base_mirror(workspace, repo, entry["base"])
     tree = git.tree_of(mirror, entry["base"], patch)
@@ -42,40 +40,69 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     sha = _reusable(mirror, remote_head, tree, entry["base"]) or git.commit(
         mirror, tree, entry["base"], f"{ticket.title}\n\nShipyard-Ticket: {ticket_id}\n"
     )
-    body = templates.render(
-        TEMPLATE,
-        ticket=ticket,
-        reports=reports,
-        siblings=siblings,
-        base=entry["base"],
-        order=[r["name"] for r in planned],
-    )
+    _publish(workspace, ticket, entry, sha, remote_head)
+
+
+def link_siblings(workspace: Workspace, ticket_id: str) -> None:
+    """Once every merge request of the ticket exists, each body links all the others."""
+    ticket = workspace.tickets[ticket_id]
+    for entry in plan.load(workspace, ticket_id):
+        path = workspace.paths.mr_json(ticket_id, entry["name"])
+        record = read_json(path) if path.exists() else {}
+        if record.get("state") == "open" and record["body"] != _body(workspace, ticket, entry):
+            _publish(workspace, ticket, entry, record["commit"], record["commit"])
+
+
+def _publish(workspace: Workspace, ticket: Ticket, entry: dict[str, Any], sha: str, head: str | None) -> None:
+    repo = entry["name"]
+    settings = workspace.settings(ticket, repo)
     mr = MergeRequest(
         repo=repo,
         url=settings.spec.url,
-        remote=mirrors.url(paths, settings.spec),
-        mirror=mirror,
-        branch=branch,
-        remote_head=remote_head,
+        remote=mirrors.url(workspace.paths, settings.spec),
+        mirror=workspace.paths.mirror(repo),
+        branch=_branch(workspace, ticket, repo),
+        remote_head=head,
         commit=sha,
         base=entry["base"],
-        title=f"{ticket.title} ({ticket_id})",
-        body=body,
+        title=f"{ticket.title} ({ticket.id})",
+        body=_body(workspace, ticket, entry),
         target_branch=entry["default_branch"],
     )
     published = plugins.load("forges", settings.forge.kind).publish(settings.forge, mr)
-    write_json(
-        paths.mr_json(ticket_id, repo),
-        {
-            **record,
-            **published,
-            "branch": branch,
-            "commit": sha,
-            "title": mr.title,
-            "body": body,
-            "siblings": siblings,
-        },
+    write_json(workspace.paths.mr_json(ticket.id, repo), {
+        "ticket": ticket.id, "repo": repo, "base": entry["base"], **published, "branch": mr.branch,
+        "commit": sha, "title": mr.title, "body": mr.body, "siblings": _siblings(workspace, ticket, repo),
+    })  # fmt: skip
+
+
+def _body(workspace: Workspace, ticket: Ticket, entry: dict[str, Any]) -> str:
+    repo = entry["name"]
+    settings = workspace.settings(ticket, repo)
+    paths = workspace.paths
+    return templates.render(
+        TEMPLATE,
+        ticket=ticket,
+        reports=[read_json(paths.gate_report(ticket.id, repo, g.name)) for g in settings.gates],
+        siblings=_siblings(workspace, ticket, repo),
+        base=entry["base"],
+        order=[r["name"] for r in plan.load(workspace, ticket.id)],
     )
+
+
+def _siblings(workspace: Workspace, ticket: Ticket, repo: str) -> list[dict[str, Any]]:
+    """The ticket's other merge requests: their branch, and their URL once they exist."""
+    siblings = []
+    for entry in plan.load(workspace, ticket.id):
+        other = entry["name"]
+        path = workspace.paths.mr_json(ticket.id, other)
+        record = read_json(path) if path.exists() else {}
+        if other == repo or record.get("state") == "no-change":
+            continue
+        siblings.append(
+            {"repo": other, "branch": _branch(workspace, ticket, other), "url": record.get("url")}
+        )
+    return siblings
 
 
 def _branch(workspace: Workspace, ticket: Ticket, repo: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines import git, plan, templates
+from pipelines import git, merge_requests, plan, templates
 from pipelines.config import Workspace
 from pipelines.files import read_json, write_atomic, write_json
 
@@ -49,6 +49,7 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
 
 def make(workspace: Workspace, ticket_id: str) -> None:
     paths = workspace.paths
+    merge_requests.link_siblings(workspace, ticket_id)
     rows = summarize(workspace, ticket_id)
     write_json(
         paths.ship_json(ticket_id),

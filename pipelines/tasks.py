@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from doit import get_var
 from doit.exceptions import InvalidDodoFile, TaskFailed
 from doit.globals import Globals
 from doit.loader import DelayedLoader
@@ -19,16 +20,20 @@ from doit.tools import config_changed
 from pipelines import (
     config,
     gates,
+    intake,
     merge_requests,
     patches,
     plan,
     prompts,
     ship,
+    status,
     templates,
     tickets,
 )
 from pipelines.errors import InputError, StepError
 from pipelines.reporter import ShipReporter
+
+__all__ = ["DOIT_CONFIG", "task_intake", "task_plan", "task_ship", "task_status", "task_ticket"]
 
 ROOT = Path.cwd()  # doit runs in the folder of the dodo.py it loads
 try:
@@ -220,6 +225,32 @@ def _ship_task(ticket: tickets.Ticket, planned: list[dict[str, Any]]) -> Task:
         "targets": [_rel(PATHS.ship_json(tid)), _rel(PATHS.report(tid))],
         "clean": True,
     }
+
+
+def task_status() -> Iterator[Task]:
+    """Read each merge request's state and checks back from its forge (state/ID/status.json)."""
+    for ticket in WORKSPACE.open_tickets():
+        if any(PATHS.mr_json(ticket.id, r["name"]).exists() for r in plan.load(WORKSPACE, ticket.id)):
+            yield {"name": ticket.id, "actions": [_step(status.make, ticket.id)], "uptodate": [False],
+                   "verbosity": 2}  # fmt: skip
+
+
+def task_intake() -> Task:
+    """Write tickets/<ID>.md from an issue: doit intake url=https://github.com/o/r/issues/42"""
+
+    def action() -> TaskFailed | None:
+        url = get_var("url")
+        if not url:
+            return TaskFailed(
+                "intake: give the issue's URL: doit intake url=https://github.com/o/r/issues/42"
+            )
+        try:
+            intake.write(ROOT, url, get_var("token_env"))
+        except StepError as err:
+            return TaskFailed(str(err))
+        return None
+
+    return {"actions": [action], "uptodate": [False], "verbosity": 2}
 
 
 # doit builds a delayed creator's tasks once the task it waits for has run, and only for commands

@@ -17,7 +17,7 @@ IDENTITY = {
     "GIT_COMMITTER_NAME": "Test",
     "GIT_COMMITTER_EMAIL": "test@example.com",
 }
-DODO = "from pipelines.tasks import DOIT_CONFIG, task_plan, task_ship, task_ticket  # noqa: F401\n"
+DODO = "from pipelines.tasks import *  # noqa: F403\n"
 
 
 def git(cwd: Path, *args: str) -> str:

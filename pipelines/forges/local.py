@@ -18,3 +18,8 @@ class Settings(BaseModel):
 def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
     git.push(mr.mirror, mr.commit, mr.branch, mr.remote_head)
     return {"forge": "local", "url": mr.url, "branch": mr.branch, "state": "open"}
+
+
+def status(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
+    """A branch on a remote has no review state or checks of its own: what was recorded."""
+    return {"state": record["state"], "checks": "none"}

@@ -1,0 +1,35 @@
+"""`doit status`: each merge request's state and checks, read back from its forge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pipelines import plan, plugins
+from pipelines.config import Workspace
+from pipelines.files import read_json, write_json
+
+
+def make(workspace: Workspace, ticket_id: str) -> None:
+    """Write state/ID/status.json and print one table for the ticket."""
+    ticket = workspace.tickets[ticket_id]
+    rows: list[dict[str, Any]] = []
+    for entry in plan.load(workspace, ticket_id):
+        path = workspace.paths.mr_json(ticket_id, entry["name"])
+        if not path.exists():
+            continue
+        record = read_json(path)
+        row = {"repo": entry["name"], "url": record.get("url"), "state": record["state"], "checks": "none"}
+        if record["state"] == "open":
+            forge = workspace.settings(ticket, entry["name"]).forge
+            row.update(plugins.load("forges", forge.kind).status(forge, record))
+        rows.append(row)
+    write_json(workspace.paths.ticket_dir(ticket_id) / "status.json", {"ticket": ticket_id, "repos": rows})
+    table = Table(title=f"{ticket_id}: {ticket.title}", title_justify="left")
+    for column in ("repo", "merge request", "state", "checks"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["repo"], str(row["url"]), row["state"], row["checks"])
+    Console(width=160).print(table)
