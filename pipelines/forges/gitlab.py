@@ -32,7 +32,7 @@ class Settings(BaseModel):
     labels: tuple[str, ...] = ()
     draft: bool = False
     timeout: int = 30  # seconds, per request
-    retries: int = 4  # retries after the first try, on a 429, a 5xx, a timeout or a lost connection
+    retries: int = 4  # tries in all, repeated on a 429, a 5xx, a timeout or a lost connection
     backoff: float = 0.5
 
 
@@ -107,7 +107,7 @@ def _call(settings: Settings, what: str, token: str, call: Callable[[Any], T], s
                        retry_transient_errors=False) as gl:  # fmt: skip
         project = gl.projects.get(settings.project, lazy=True)
         try:
-            return forges.retry(lambda: call(project), _transient, settings.retries + 1, settings.backoff)
+            return forges.retry(lambda: call(project), _transient, max(1, settings.retries), settings.backoff)
         except (gitlab.exceptions.GitlabError, requests.RequestException) as err:
             where = f"{what}: gitlab {settings.url}"
             raise StepError(f"{where} {_failure(err, settings, token, source)}") from err
@@ -123,7 +123,7 @@ def _transient(err: Exception) -> bool:
 
 def _failure(err: Exception, settings: Settings, token: str, source: str) -> str:
     """What went wrong, for a person: the status and a hint, never the token."""
-    project, tries = settings.project, f"{settings.retries + 1} tries of {settings.timeout}s"
+    project, tries = settings.project, f"{settings.retries} tries of {settings.timeout}s"
     if isinstance(err, requests.Timeout):
         return f"did not answer for {project} ({tries})"
     if isinstance(err, requests.RequestException):
