@@ -51,7 +51,7 @@ class FakeGitHub:
         self._stall = 0.0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -80,10 +80,18 @@ class FakeGitHub:
         self._stall = seconds
 
     def pulls(self, repo: str) -> list[dict[str, Any]]:
-        return [item for item in self.items.get(repo, {}).values() if item["kind"] == "pull"]
+        """The PRs of `repo`, their head sha read from the remote's branch now, as GitHub follows it."""
+        pulls = [item for item in self.items.get(repo, {}).values() if item["kind"] == "pull"]
+        for item in pulls:
+            self._follow(repo, item)
+        return pulls
 
     def add_issue(self, repo: str, title: str, body: str, labels: tuple[str, ...] = ()) -> int:
         return self._add(repo, {"kind": "issue", "title": title, "body": body, "labels": list(labels)})
+
+    def add_pull(self, repo: str, head: str, title: str, body: str, base: str = "main") -> int:
+        item = {"kind": "pull", "title": title, "body": body, "head": head, "base": base, "draft": False}
+        return self._add(repo, {**item, "sha": self._sha(repo, head) or "0" * 40, "labels": []})
 
     def merge(self, repo: str, number: int) -> None:
         self.items[repo][number].update(state="closed", merged=True)
@@ -95,9 +103,17 @@ class FakeGitHub:
 
     def get_repo(self, repo: str, body: Any, query: dict[str, str]) -> tuple[int, Any]:
         owner, name = repo.split("/")
-        return 200, {"id": 1, "node_id": "R_1", "name": name, "full_name": repo, "url": f"{self.url}/repos/{repo}",
-                     "html_url": f"{self.web}/{repo}", "default_branch": "main", "private": False,
-                     "owner": self._user(owner)}  # fmt: skip
+        return 200, {
+            "id": 1,
+            "node_id": "R_1",
+            "name": name,
+            "full_name": repo,
+            "url": f"{self.url}/repos/{repo}",
+            "html_url": f"{self.web}/{repo}",
+            "default_branch": "main",
+            "private": False,
+            "owner": self._user(owner),
+        }
 
     def list_pulls(self, repo: str, body: Any, query: dict[str, str]) -> tuple[int, Any]:
         pulls = [p for p in self.pulls(repo) if query.get("state", "open") in ("all", p["state"])]
@@ -112,12 +128,19 @@ class FakeGitHub:
         sha = self._sha(repo, head)
         if sha is None:
             return 422, _invalid("head: invalid")
-        number = self._add(repo, {"kind": "pull", "title": body["title"], "body": body.get("body") or "",
-                                  "head": head, "sha": sha, "base": body["base"], "draft": bool(body.get("draft")),
-                                  "labels": []})  # fmt: skip
-        if self._stall:
-            stall, self._stall = self._stall, 0.0
-            time.sleep(stall)
+        number = self._add(
+            repo,
+            {
+                "kind": "pull",
+                "title": body["title"],
+                "body": body.get("body") or "",
+                "head": head,
+                "sha": sha,
+                "base": body["base"],
+                "draft": bool(body.get("draft")),
+                "labels": [],
+            },
+        )
         return 201, self._pull(repo, self.items[repo][number])
 
     def get_pull(self, repo: str, body: Any, query: dict[str, str], n: str) -> tuple[int, Any]:
@@ -149,15 +172,26 @@ class FakeGitHub:
 
     def get_commit(self, repo: str, body: Any, query: dict[str, str], sha: str) -> tuple[int, Any]:
         url = f"{self.url}/repos/{repo}/commits/{sha}"
-        return 200, {"sha": sha, "url": url, "html_url": f"{self.web}/{repo}/commit/{sha}",
-                     "commit": {"message": "", "url": url}, "files": [], "parents": []}  # fmt: skip
+        return 200, {
+            "sha": sha,
+            "url": url,
+            "html_url": f"{self.web}/{repo}/commit/{sha}",
+            "commit": {"message": "", "url": url},
+            "files": [],
+            "parents": [],
+        }
 
     def get_status(self, repo: str, body: Any, query: dict[str, str], sha: str) -> tuple[int, Any]:
         statuses = self.statuses.get(sha, [])
         states = {s["state"] for s in statuses}
         state = next((s for s in ("error", "failure", "pending") if s in states), "success")
-        return 200, {"state": state if statuses else "pending", "sha": sha, "total_count": len(statuses),
-                     "statuses": statuses, "url": f"{self.url}/repos/{repo}/commits/{sha}/status"}  # fmt: skip
+        return 200, {
+            "state": state if statuses else "pending",
+            "sha": sha,
+            "total_count": len(statuses),
+            "statuses": statuses,
+            "url": f"{self.url}/repos/{repo}/commits/{sha}/status",
+        }
 
     def get_check_runs(self, repo: str, body: Any, query: dict[str, str], sha: str) -> tuple[int, Any]:
         runs = self.check_runs.get(sha, [])
@@ -182,44 +216,82 @@ class FakeGitHub:
     def _sha(self, repo: str, branch: str) -> str | None:
         if repo not in self.remotes:
             return "0" * 40
-        proc = subprocess.run(["git", "rev-parse", "--verify", "-q", f"refs/heads/{branch}"],
-                              cwd=self.remotes[repo], capture_output=True, text=True)  # fmt: skip
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "-q", f"refs/heads/{branch}"],
+            cwd=self.remotes[repo],
+            capture_output=True,
+            text=True,
+        )
         return proc.stdout.strip() or None
+
+    def _follow(self, repo: str, item: dict[str, Any]) -> None:
+        if repo in self.remotes and item["state"] == "open":
+            item["sha"] = self._sha(repo, item["head"]) or item["sha"]
 
     def _user(self, login: str) -> dict[str, Any]:
         return {"login": login, "id": 1, "type": "User", "url": f"{self.url}/users/{login}"}
 
     def _labels(self, repo: str, item: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"name": name, "color": "ededed", "url": f"{self.url}/repos/{repo}/labels/{name}"}
-                for name in item["labels"]]  # fmt: skip
+        return [
+            {"name": name, "color": "ededed", "url": f"{self.url}/repos/{repo}/labels/{name}"}
+            for name in item["labels"]
+        ]
 
     def _issue(self, repo: str, item: dict[str, Any]) -> dict[str, Any]:
         n, url = item["number"], f"{self.url}/repos/{repo}/issues/{item['number']}"
         kind = "pull" if item["kind"] == "pull" else "issues"
         updated = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(item["updated"]))
-        return {"id": n, "node_id": f"I_{n}", "number": n, "url": url, "html_url": f"{self.web}/{repo}/{kind}/{n}",
-                "repository_url": f"{self.url}/repos/{repo}", "title": item["title"], "body": item["body"],
-                "state": item["state"], "labels": self._labels(repo, item), "user": self._user("someone"),
-                "created_at": updated, "updated_at": updated}  # fmt: skip
+        return {
+            "id": n,
+            "node_id": f"I_{n}",
+            "number": n,
+            "url": url,
+            "html_url": f"{self.web}/{repo}/{kind}/{n}",
+            "repository_url": f"{self.url}/repos/{repo}",
+            "title": item["title"],
+            "body": item["body"],
+            "state": item["state"],
+            "labels": self._labels(repo, item),
+            "user": self._user("someone"),
+            "created_at": updated,
+            "updated_at": updated,
+        }
 
     def _pull(self, repo: str, item: dict[str, Any]) -> dict[str, Any]:
+        self._follow(repo, item)
         n, owner = item["number"], repo.split("/")[0]
         base = f"{self.url}/repos/{repo}"
-        return {**self._issue(repo, item), "node_id": f"PR_{n}", "url": f"{base}/pulls/{n}",
-                "issue_url": f"{base}/issues/{n}", "draft": item["draft"], "merged": item["merged"],
-                "head": {"ref": item["head"], "sha": item["sha"], "label": f"{owner}:{item['head']}"},
-                "base": {"ref": item["base"], "label": f"{owner}:{item['base']}"}}  # fmt: skip
+        return {
+            **self._issue(repo, item),
+            "node_id": f"PR_{n}",
+            "url": f"{base}/pulls/{n}",
+            "issue_url": f"{base}/issues/{n}",
+            "draft": item["draft"],
+            "merged": item["merged"],
+            "head": {"ref": item["head"], "sha": item["sha"], "label": f"{owner}:{item['head']}"},
+            "base": {"ref": item["base"], "label": f"{owner}:{item['base']}"},
+        }
 
     def _answer(self, method: str, target: str, headers: Any, raw: bytes) -> tuple[int, Any]:
         parts = urlsplit(target)
         path, query = unquote(parts.path), {k: v[-1] for k, v in parse_qs(parts.query).items()}
         body = json.loads(raw) if raw else None
         auth = headers.get("Authorization", "")
+        status, data = self._route(method, path, query, body, auth)
+        if (method, status) == ("POST", 201) and path.endswith("/pulls") and self._stall:
+            stall, self._stall = self._stall, 0.0
+            time.sleep(stall)  # created, but the answer comes after the client stopped waiting
+        return status, data
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any, auth: str) -> tuple[int, Any]:
         with self._lock:
             self.requests.append({"method": method, "path": path, "query": query, "body": body})
             self.auth_seen.append(auth)
             if auth.split(" ", 1)[-1] != self.token or auth.split(" ")[0] not in ("token", "Bearer"):
-                return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}
+                return 401, {
+                    "message": "Bad credentials",
+                    "documentation_url": "https://docs.github.com/rest",
+                }
             for fault in self._faults:
                 if fault["times"] and fault["method"] in (None, method) and fault["path"] in path:
                     fault["times"] -= 1
@@ -252,15 +324,18 @@ class FakeGitHub:
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = serve
 
-            def log_message(self, *args: object) -> None:
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         return Handler
 
 
 def _invalid(message: str) -> dict[str, Any]:
-    return {"message": "Validation Failed", "errors": [{"resource": "PullRequest", "code": "custom",
-            "message": message}], "documentation_url": "https://docs.github.com/rest"}  # fmt: skip
+    return {
+        "message": "Validation Failed",
+        "errors": [{"resource": "PullRequest", "code": "custom", "message": message}],
+        "documentation_url": "https://docs.github.com/rest",
+    }
 
 
 def _missing() -> tuple[int, Any]:

@@ -107,8 +107,11 @@ def read_issue(url: str, token: str) -> dict[str, Any]:
 
 
 def _client(api_url: str, token: str, timeout: int) -> Github:
-    """No retries of PyGithub's own: `forges.retry` repeats the whole find-or-create instead."""
-    return Github(auth=Auth.Token(token), base_url=api_url, timeout=timeout, retry=None)
+    """No retries of PyGithub's own (`forges.retry` repeats the whole find-or-create instead) and no
+    pacing: a fresh client makes a handful of requests, and a 403/429 rate limit is retried anyway.
+    Lazy: objects are fetched when read, which saves a request for the repo and the commit."""
+    return Github(auth=Auth.Token(token), base_url=api_url, timeout=timeout, retry=None, lazy=True,
+                  seconds_between_requests=None, seconds_between_writes=None)  # fmt: skip
 
 
 def _transient(err: Exception) -> bool:
