@@ -193,7 +193,12 @@ def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str])
         "basename": "mr",
         "name": name,
         "actions": [_step(merge_requests.make, tid, repo)],
-        "file_dep": [patch, *reports, str(templates.path(merge_requests.TEMPLATE))],
+        "file_dep": [
+            patch,
+            _rel(PATHS.ticket_json(tid)),
+            *reports,
+            str(templates.path(merge_requests.TEMPLATE)),
+        ],
         "targets": [_rel(PATHS.mr_json(tid, repo))],
         "uptodate": [
             config_changed(
