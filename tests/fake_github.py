@@ -12,10 +12,12 @@ import re
 import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from local_server import LocalServer
 
 REPO = r"/api/v3/repos/(?P<repo>[^/]+/[^/]+)"
 ROUTES = [  # (method, pattern, handler name)
@@ -35,7 +37,7 @@ ROUTES = [  # (method, pattern, handler name)
 ]
 
 
-class FakeGitHub:
+class FakeGitHub(LocalServer):
     """`token` is the one token accepted; `remotes` maps "owner/name" to its bare git repo (for head shas)."""
 
     def __init__(self, token: str = "good-token", remotes: dict[str, Path] | None = None) -> None:
@@ -50,24 +52,15 @@ class FakeGitHub:
         self._faults: list[dict[str, Any]] = []
         self._stall = 0.0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/v3"
+        return f"{self.origin}/api/v3"
 
     @property
     def web(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"{self.origin}"
 
     # --- scripting and inspecting -------------------------------------------------------------------
 

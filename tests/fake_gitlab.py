@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from local_server import LocalServer
 
 DRAFT = ("Draft:", "[Draft]", "(Draft)")
 TOKEN_HEADERS = ("PRIVATE-TOKEN", "Authorization", "JOB-TOKEN")
 
 
-class FakeGitLab:
+class FakeGitLab(LocalServer):
     def __init__(self, token: str = "glpat-test-token", projects: tuple[str, ...] = ("group/name",)) -> None:
         self.token = token
         self.requests: list[dict[str, Any]] = []
@@ -29,20 +31,11 @@ class FakeGitLab:
         self._faults: list[tuple[int, str | None]] = []
         self._lose_create: float | None = None
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.origin
 
     # scripting
 

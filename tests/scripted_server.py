@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from local_server import LocalServer
 
 
-class ScriptedServer:
+class ScriptedServer(LocalServer):
     """Answers POSTs with `answer(request, handler)`; keeps each request it is sent, in order."""
 
     path = ""  # what the API's base URL adds to the server's address
@@ -17,20 +19,11 @@ class ScriptedServer:
         self.turns = list(turns)
         self.requests: list[dict] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"{self.origin}{self.path}"
 
     def seen(self) -> str:
         """Everything the agent sent, as one text: for asserting what reached the model."""
