@@ -40,20 +40,30 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     sha = _reusable(mirror, remote_head, tree, entry["base"]) or git.commit(
         mirror, tree, entry["base"], f"{ticket.title}\n\nShipyard-Ticket: {ticket_id}\n"
     )
-    _publish(workspace, ticket, entry, sha, remote_head)
+    _publish(workspace, ticket, entry, sha, remote_head, records={})
 
 
 def link_siblings(workspace: Workspace, ticket_id: str) -> None:
     """Once every merge request of the ticket exists, each body links all the others."""
     ticket = workspace.tickets[ticket_id]
-    for entry in plan.load(workspace, ticket_id):
+    planned = plan.load(workspace, ticket_id)
+    records = {}
+    for entry in planned:
         path = workspace.paths.mr_json(ticket_id, entry["name"])
-        record = read_json(path) if path.exists() else {}
-        if record.get("state") == "open" and record["body"] != _body(workspace, ticket, entry):
-            _publish(workspace, ticket, entry, record["commit"], record["commit"])
+        if path.exists():
+            records[entry["name"]] = read_json(path)
+    for entry in planned:
+        record = records.get(entry["name"], {})
+        if record.get("state") == "open" and record["body"] != _body(workspace, ticket, entry, records):
+            _publish(workspace, ticket, entry, record["commit"], record["commit"], records)
 
 
-def _publish(workspace: Workspace, ticket: Ticket, entry: dict[str, Any], sha: str, head: str | None) -> None:
+Records = dict[str, dict[str, Any]]  # the mr.json of the ticket's repos, by repo, as far as known
+
+
+def _publish(
+    workspace: Workspace, ticket: Ticket, entry: dict[str, Any], sha: str, head: str | None, records: Records
+) -> None:
     repo = entry["name"]
     settings = workspace.settings(ticket, repo)
     mr = MergeRequest(
@@ -66,17 +76,18 @@ def _publish(workspace: Workspace, ticket: Ticket, entry: dict[str, Any], sha: s
         commit=sha,
         base=entry["base"],
         title=f"{ticket.title} ({ticket.id})",
-        body=_body(workspace, ticket, entry),
+        body=_body(workspace, ticket, entry, records),
         target_branch=entry["default_branch"],
     )
     published = plugins.load("forges", settings.forge.kind).publish(settings.forge, mr)
+    siblings = _siblings(workspace, ticket, repo, records)
     write_json(workspace.paths.mr_json(ticket.id, repo), {
         "ticket": ticket.id, "repo": repo, "base": entry["base"], **published, "branch": mr.branch,
-        "commit": sha, "title": mr.title, "body": mr.body, "siblings": _siblings(workspace, ticket, repo),
+        "commit": sha, "title": mr.title, "body": mr.body, "siblings": siblings,
     })  # fmt: skip
 
 
-def _body(workspace: Workspace, ticket: Ticket, entry: dict[str, Any]) -> str:
+def _body(workspace: Workspace, ticket: Ticket, entry: dict[str, Any], records: Records) -> str:
     repo = entry["name"]
     settings = workspace.settings(ticket, repo)
     paths = workspace.paths
@@ -84,19 +95,18 @@ def _body(workspace: Workspace, ticket: Ticket, entry: dict[str, Any]) -> str:
         TEMPLATE,
         ticket=ticket,
         reports=[read_json(paths.gate_report(ticket.id, repo, g.name)) for g in settings.gates],
-        siblings=_siblings(workspace, ticket, repo),
+        siblings=_siblings(workspace, ticket, repo, records),
         base=entry["base"],
         order=[r["name"] for r in plan.load(workspace, ticket.id)],
     )
 
 
-def _siblings(workspace: Workspace, ticket: Ticket, repo: str) -> list[dict[str, Any]]:
+def _siblings(workspace: Workspace, ticket: Ticket, repo: str, records: Records) -> list[dict[str, Any]]:
     """The ticket's other merge requests: their branch, and their URL once they exist."""
     siblings = []
     for entry in plan.load(workspace, ticket.id):
         other = entry["name"]
-        path = workspace.paths.mr_json(ticket.id, other)
-        record = read_json(path) if path.exists() else {}
+        record = records.get(other, {})
         if other == repo or record.get("state") == "no-change":
             continue
         siblings.append(
