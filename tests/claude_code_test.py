@@ -11,9 +11,10 @@ from fake_anthropic import FakeAnthropic, Turn, text, tool
 
 from pipelines.agents import claude_code
 
-pytestmark = pytest.mark.skipif(
-    claude_code.binary() is None, reason="needs the claude CLI (claude-agent-sdk)"
-)
+
+def test_the_claude_cli_is_installed_by_the_projects_own_files() -> None:
+    assert claude_code.binary(), "pip install -e '.[dev]' installs claude-agent-sdk, which ships it"
+
 
 API_KEY = "sk-ant-test-0123456789abcdefghijklmnop"
 FORGE_TOKEN = "glpat-abcdefghijklmnopqrstuvwxyz"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from conftest import Workspace
 from fake_openai import FakeOpenAI, say, shell
 
 from pipelines.agents import codex
 
-pytestmark = pytest.mark.skipif(codex.binary() is None, reason="needs the codex CLI (npm ci)")
+
+def test_the_codex_cli_is_installed_by_the_projects_own_files() -> None:
+    assert codex.binary(), "npm ci installs it (package.json)"
+
 
 API_KEY = "sk-proj-test-0123456789abcdefghij"
 LIB = {"lib/__init__.py": "def greet(name):\n    return 'hello ' + name\n"}
