@@ -17,14 +17,19 @@ class ShipReporter(ConsoleReporter):
     def __init__(self, outstream: Any, options: dict[str, Any]) -> None:
         super().__init__(outstream, options)
         self.tickets: list[str] = []  # in the order the run reached them
+        self.failed: set[str] = set()  # tickets with a failed task: their ship step did not run
 
-    def _seen(self, task: Any) -> None:
+    def _seen(self, task: Any) -> str | None:
+        """The ticket a task of the ship graph belongs to, noted in run order."""
         from pipelines.tasks import BASENAMES  # doit makes reporters after loading dodo.py
 
         step, _, rest = task.name.partition(":")
         ticket = rest.split("/")[0]
-        if step in BASENAMES and ticket and ticket not in self.tickets:
+        if step not in BASENAMES or not ticket:
+            return None
+        if ticket not in self.tickets:
             self.tickets.append(ticket)
+        return ticket
 
     def execute_task(self, task: Any) -> None:
         self._seen(task)
@@ -35,7 +40,8 @@ class ShipReporter(ConsoleReporter):
         super().skip_uptodate(task)
 
     def add_failure(self, task: Any, fail_info: Any) -> None:
-        self._seen(task)
+        if ticket := self._seen(task):
+            self.failed.add(ticket)
         super().add_failure(task, fail_info)
 
     def complete_run(self) -> None:
@@ -48,6 +54,8 @@ class ShipReporter(ConsoleReporter):
         for ticket in self.tickets:
             if ticket not in WORKSPACE.tickets:
                 continue
+            if ticket in self.failed and WORKSPACE.paths.plan(ticket).exists():
+                ship.write_report(WORKSPACE, ticket)
             for row in ship.summarize(WORKSPACE, ticket):
                 cells = ship.patch_cell(row), ship.gates_cell(row), ship.mr_cell(row)
                 table.add_row(ticket, row["repo"], *cells)

@@ -67,10 +67,17 @@ def make(workspace: Workspace, ticket_id: str) -> None:
             ],
         },
     )
+    write_report(workspace, ticket_id, rows)
+
+
+def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]] | None = None) -> None:
+    """report.md: what happened to each repo and why. Also written, by the closing reporter,
+    for a ticket whose run stopped short of its ship step, so a failure is explained on disk."""
+    rows = summarize(workspace, ticket_id) if rows is None else rows
     for r in rows:
         r.update(patch_cell=patch_cell(r), gates_cell=gates_cell(r), mr_cell=mr_cell(r))
     write_atomic(
-        paths.report(ticket_id),
+        workspace.paths.report(ticket_id),
         templates.render(
             TEMPLATE,
             ticket=workspace.tickets[ticket_id],

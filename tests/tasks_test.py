@@ -140,6 +140,8 @@ def test_a_failing_gate_blocks_only_its_repo_and_the_rerun_resumes_there(
     assert not workspace.state("T-1", "app", "mr.json").exists()
     assert json.loads(workspace.state("T-1", "app", "gates", "check.json").read_text())["status"] == "fail"
     assert "app" in run.out and "check fail" in run.out  # the closing table shows the failure
+    report = workspace.state("T-1", "report.md").read_text()  # and report.md says why
+    assert "- No merge request: check did not pass." in report and "Gate **check**: fail" in report
 
     flag.touch()
     again = workspace.doit("ship")
@@ -261,6 +263,7 @@ def test_a_failing_agent_fails_its_patch_in_one_line_and_leaves_no_patch(workspa
     assert "T-1/app: patch: command exited 2: cannot parse app.py" in run.out + run.err
     assert not workspace.state("T-1", "app", "patch.diff").exists()
     assert json.loads(workspace.state("T-1", "app", "agent.json").read_text())["status"] == "failed"
+    assert "- No patch: the agent's step failed" in workspace.state("T-1", "report.md").read_text()
     assert json.loads(workspace.state("T-1", "lib", "mr.json").read_text())["state"] == "open"
 
 
