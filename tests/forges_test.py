@@ -22,21 +22,29 @@ def gitlab() -> Iterator[FakeGitLab]:
         yield server
 
 
-def setup(ws: Workspace, server: FakeGitLab, app_token_env: str = "GITLAB_TOKEN") -> None:
-    lib, app = ws.remote("lib", LIB), ws.remote("app", APP)
-    forge = f"kind: gitlab, url: '{server.url}', timeout: 2, backoff: 0.05"
-    ws.write(
-        "repos.yaml",
-        f"""\
+def write_repos(ws: Workspace, lib: object, app: object, lib_forge: str, app_forge: str) -> None:
+    """repos.yaml for the two repos, each with its forge settings, and the ticket changing both."""
+    ws.write("repos.yaml", f"""\
 defaults:
   agent: {{kind: command, run: "{AGENT}"}}
   gates: [ruff]
 repos:
-  lib: {{url: {lib}, forge: {{{forge}, project: group/lib}}}}
-  app: {{url: {app}, forge: {{{forge}, project: group/app, token_env: {app_token_env}}}}}
-""",
-    )
+  lib: {{url: {lib}, forge: {{{lib_forge}}}}}
+  app: {{url: {app}, forge: {{{app_forge}}}}}
+""")  # fmt: skip
     ws.write("tickets/T-1.md", "---\nid: T-1\ntitle: New api\nrepos: [lib, app]\n---\nUse `new_api`.\n")
+
+
+def setup(ws: Workspace, server: FakeGitLab, app_token_env: str = "GITLAB_TOKEN") -> None:
+    lib, app = ws.remote("lib", LIB), ws.remote("app", APP)
+    forge = f"kind: gitlab, url: '{server.url}', timeout: 2, backoff: 0.05"
+    write_repos(
+        ws,
+        lib,
+        app,
+        f"{forge}, project: group/lib",
+        f"{forge}, project: group/app, token_env: {app_token_env}",
+    )
 
 
 def ship(ws: Workspace, **env: str):
@@ -123,20 +131,7 @@ def test_github_pull_requests_then_a_rerun_updates_in_place(workspace: Workspace
     lib, app = workspace.remote("lib", LIB), workspace.remote("app", APP)
     with FakeGitHub(token=GH_TOKEN, remotes={"acme/lib": lib, "acme/app": app}) as github:
         forge = f"kind: github, api_url: '{github.url}', timeout: 2, backoff: 0.05, labels: [shipyard]"
-        workspace.write(
-            "repos.yaml",
-            f"""\
-defaults:
-  agent: {{kind: command, run: "{AGENT}"}}
-  gates: [ruff]
-repos:
-  lib: {{url: {lib}, forge: {{{forge}, repo: acme/lib}}}}
-  app: {{url: {app}, forge: {{{forge}, repo: acme/app}}}}
-""",
-        )
-        workspace.write(
-            "tickets/T-1.md", "---\nid: T-1\ntitle: New api\nrepos: [lib, app]\n---\nUse `new_api`.\n"
-        )
+        write_repos(workspace, lib, app, f"{forge}, repo: acme/lib", f"{forge}, repo: acme/app")
         run = workspace.doit("ship", env={"GITHUB_TOKEN": GH_TOKEN})
         assert run.returncode == 0, run.out + run.err
         lib_pr, app_pr = github.pulls("acme/lib"), github.pulls("acme/app")
