@@ -12,16 +12,14 @@ from typing import Any
 
 from filelock import FileLock
 
-from pipelines import git, plugins
+from pipelines import git, plugins, worktrees
 from pipelines.config import GateSpec, Workspace
 from pipelines.files import read_json, write_json
 from pipelines.gates import Finding, GateJob, Report, version
 from pipelines.worktrees import base_mirror
 
 
-def findings(
-    workspace: Workspace, repo: str, base: str, gate: GateSpec, env: dict[str, str]
-) -> list[Finding]:
+def findings(workspace: Workspace, repo: str, base: str, gate: GateSpec) -> list[Finding]:
     """The gate's findings on the base commit, from the cache or from one run there."""
     paths = workspace.paths
     target = paths.baseline(repo, base, gate.name)
@@ -30,10 +28,14 @@ def findings(
     with FileLock(str(target.parent / ".lock")):  # one base tree per commit, shared by its gates
         if target.exists() and (cached := read_json(target))["key"] == key:
             return [Finding(**f) for f in cached["findings"]]
-        tree = target.parent / "tree"
-        git.checkout(base_mirror(workspace, repo, base), tree, base)
-        every_file = tuple(f for f in git.git(tree, "ls-files").splitlines() if gate.covers(f))
-        report = plugins.load("gates", gate.plugin).check(gate, GateJob(tree, every_file, env))
+        tree, home = target.parent / "tree", target.parent / "home"
+        mirror = base_mirror(workspace, repo, base)
+        git.checkout(mirror, tree, base)
+        every_file = tuple(f for f in git.files_at(mirror, base) if gate.covers(f))
+        env = worktrees.fresh_home(home, gate.env)
+        box = worktrees.box(workspace, repo, tree, home, workspace.network(repo, gate))
+        job = GateJob(tree, every_file, env, box, mirror, base)
+        report = plugins.load("gates", gate.plugin).check(gate, job)
         # a base the gate cannot evaluate excuses nothing
         found = list(report.findings) if report.status in ("pass", "fail") else []
         write_json(target, {"key": key, "status": report.status, "findings": [asdict(f) for f in found]})

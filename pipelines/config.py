@@ -37,6 +37,7 @@ class GateSpec(Strict):
     uses: tuple[str, ...] = ()
     strict: bool = False  # judge every finding, not only those the base commit does not have
     paths: tuple[str, ...] = ()  # globs: the changed files the gate looks at (default: all)
+    network: bool | None = None  # reach the network from the sandbox (default: the repo's `network`)
 
     def covers(self, file: str) -> bool:
         return not self.paths or any(fnmatch.fnmatch(file, glob) for glob in self.paths)
@@ -51,6 +52,8 @@ class Defaults(Strict):
     gates: list[Any] = ["ruff", "pytest"]
     forge: dict[str, Any] = {"kind": "local"}
     branch_prefix: str = "shipyard/"
+    sandbox: bool = True  # `sandbox: off` runs agents and gates unconfined (every report warns)
+    network: bool = False  # whether gates and the command agent may reach the network
 
 
 class RepoSpec(Strict):
@@ -64,6 +67,8 @@ class RepoSpec(Strict):
     gates: list[Any] | None = None
     forge: dict[str, Any] | None = None
     branch_prefix: str | None = None
+    sandbox: bool | None = None
+    network: bool | None = None
 
 
 class ReposFile(Strict):
@@ -92,6 +97,18 @@ class Workspace:
     skills: dict[str, skills.Skill]
     lines: dict[KeyPath, int]
     _settings: dict[tuple[str, str], RepoSettings] = field(default_factory=dict, compare=False, repr=False)
+
+    def sandboxed(self, repo: str) -> bool:
+        """Whether agents and gates of `repo` run in the sandbox (`sandbox: off` says no)."""
+        own = self.repos[repo].sandbox
+        return self.defaults.sandbox if own is None else own
+
+    def network(self, repo: str, gate: GateSpec | None = None) -> bool:
+        """Whether the command agent (or `gate`) of `repo` may reach the network."""
+        if gate is not None and gate.network is not None:
+            return gate.network
+        own = self.repos[repo].network
+        return self.defaults.network if own is None else own
 
     def settings(self, ticket: tickets.Ticket, repo: str) -> RepoSettings:
         key = (ticket.id, repo)

@@ -7,16 +7,24 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
 from filelock import FileLock
 
 from pipelines.errors import StepError
+from pipelines.files import write_atomic
 
-# Settings that keep output stable whatever the user's ~/.gitconfig says, and keep hooks quiet.
+# Settings that keep output stable whatever the user's ~/.gitconfig says, and that keep code of the
+# repo's or of a sandboxed step's out of shipyard's own git: no hooks, no fsmonitor, no signing.
 STABLE_CONFIG = (
     "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "core.untrackedCache=false",
+    "commit.gpgSign=false",
+    "protocol.ext.allow=never",
     "diff.noprefix=false",
     "diff.mnemonicPrefix=false",
     "diff.relative=false",
@@ -24,6 +32,11 @@ STABLE_CONFIG = (
     "advice.detachedHead=false",
 )
 STABLE = tuple(arg for setting in STABLE_CONFIG for arg in ("-c", setting))
+# A mirror's whole config, which shipyard owns: no remote (the URL is given on each fetch and
+# push), so nothing in it can name a filter, a diff driver, a hook or a command to run.
+MIRROR_CONFIG = b"[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n[gc]\n\tauto = 0\n"
+FETCH = "+refs/heads/*:refs/remotes/origin/*"
+DIFF = ("--binary", "--no-color", "--no-ext-diff", "--no-textconv", "-M")
 SHIPYARD = {  # the identity of commits when the user has none configured
     "GIT_AUTHOR_NAME": "shipyard",
     "GIT_AUTHOR_EMAIL": "shipyard@localhost",
@@ -53,6 +66,27 @@ def git_bytes(cwd: Path, *args: str, input: bytes | None = None, env: dict[str, 
     return proc.stdout
 
 
+def at(mirror: Path, work: Path | None = None, index: Path | None = None) -> dict[str, str]:
+    """The environment of a git call on `mirror` (and a worktree of it), by explicit paths.
+
+    Nothing a worktree holds is read: not its `.git` file, which a sandboxed step could point
+    anywhere, nor its index. The mirror's config is put back as shipyard wrote it if it changed.
+    """
+    config = mirror / "config"
+    try:
+        owned = config.read_bytes() == MIRROR_CONFIG
+    except FileNotFoundError:
+        owned = False
+    if not owned and (mirror / "HEAD").exists():
+        write_atomic(config, MIRROR_CONFIG)
+    env = {"GIT_DIR": str(mirror)}
+    if work is not None:
+        env["GIT_WORK_TREE"] = str(work)
+    if index is not None:
+        env["GIT_INDEX_FILE"] = str(index)
+    return env
+
+
 def resolve_url(url: str, root: Path) -> str:
     """A repos.yaml url as git takes it: relative local paths are relative to the workspace."""
     if re.match(r"^[a-z][a-z0-9+.-]*://", url) or re.match(r"^[^/]+@[^/:]+:", url) or os.path.isabs(url):
@@ -80,19 +114,17 @@ def ensure_mirror(mirror: Path, url: str) -> bool:
     if (mirror / "HEAD").exists():
         return False
     staging = mirror.with_name(mirror.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
+    remove_tree(staging)
     staging.parent.mkdir(parents=True, exist_ok=True)
-    git(
-        staging.parent, "clone", "-q", "--bare", "--no-tags",
-        "-c", "remote.origin.fetch=+refs/heads/*:refs/remotes/origin/*", "-c", "gc.auto=0",
-        url, staging.name,
-    )  # fmt: skip
+    git(staging.parent, "init", "-q", "--bare", staging.name)
+    write_atomic(staging / "config", MIRROR_CONFIG)
+    fetch(staging, url)
     os.replace(staging, mirror)
     return True
 
 
-def fetch(mirror: Path) -> None:
-    git(mirror, "fetch", "-q", "--prune", "origin")
+def fetch(mirror: Path, url: str) -> None:
+    git(mirror, "fetch", "-q", "--prune", "--no-tags", url, FETCH, env=at(mirror))
 
 
 def mirror_lock(mirror: Path) -> FileLock:
@@ -102,13 +134,13 @@ def mirror_lock(mirror: Path) -> FileLock:
 
 def rev(mirror: Path, ref: str) -> str | None:
     try:
-        return git(mirror, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
+        return git(mirror, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}", env=at(mirror))
     except StepError:
         return None
 
 
 def files_at(mirror: Path, sha: str) -> list[str]:
-    return git(mirror, "ls-tree", "-r", "--name-only", sha).splitlines()
+    return git(mirror, "ls-tree", "-r", "--name-only", sha, env=at(mirror)).splitlines()
 
 
 def grep(mirror: Path, sha: str, words: list[str]) -> list[str]:
@@ -117,66 +149,98 @@ def grep(mirror: Path, sha: str, words: list[str]) -> list[str]:
         return []
     args = [arg for word in words for arg in ("-e", word)]
     proc = subprocess.run(
-        ["git", "grep", "-o", "-h", "-I", "-F", *args, sha], cwd=mirror, capture_output=True, text=True
+        ["git", *STABLE, "grep", "--no-textconv", "-o", "-h", "-I", "-F", *args, sha],
+        cwd=mirror,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **at(mirror)},
     )
     found = set(proc.stdout.split())
     return [word for word in words if word in found]
 
 
-def checkout(mirror: Path, path: Path, sha: str) -> None:
-    """Make `path` a clean worktree of `mirror` at `sha`, reusing it when it exists."""
-    if (path / ".git").is_file():
-        try:
-            git(path, "checkout", "-q", "-f", "--detach", sha)
-            git(path, "clean", "-q", "-ffdx")
-            return
-        except StepError:
-            pass
-    shutil.rmtree(path, ignore_errors=True)
+def checkout(mirror: Path, path: Path, sha: str) -> Path:
+    """Make `path` a fresh worktree of `mirror` at `sha`; its git folder inside the mirror.
+
+    Always made anew: a sandboxed step may have left anything in the old one, its `.git` included.
+    """
+    remove_tree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    git(mirror, "worktree", "prune", env=at(mirror))
+    git(mirror, "worktree", "add", "-q", "--force", "--detach", str(path), sha, env=at(mirror))
+    admin = admin_dir(mirror, path)
+    if admin is None:
+        raise StepError(f"git worktree add made no worktree at {path.name}")
+    return admin
+
+
+def admin_dir(mirror: Path, worktree: Path) -> Path | None:
+    """The worktree's own git folder (its HEAD and index) under the mirror's `worktrees/`.
+
+    None when the worktree's `.git` file does not point there (something rewrote it).
+    """
     try:
-        git(mirror, "worktree", "add", "-q", "--force", "--detach", str(path), sha)
-    except StepError:  # stale metadata of a worktree deleted by hand
-        git(mirror, "worktree", "prune")
-        git(mirror, "worktree", "add", "-q", "--force", "--detach", str(path), sha)
+        pointer = (worktree / ".git").read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not pointer.startswith("gitdir: "):
+        return None
+    admin = Path(os.path.realpath(pointer[len("gitdir: ") :].strip()))
+    return admin if admin.parent == Path(os.path.realpath(mirror / "worktrees")) and admin.is_dir() else None
 
 
-def stage(worktree: Path, exclude: tuple[str, ...] = ()) -> None:
-    """Put every change of `worktree` (but the `exclude`d paths) in its index."""
-    git(worktree, "add", "-A", "--", ".", *(f":(exclude){p}" for p in exclude))
+@contextmanager
+def _staged(
+    mirror: Path, worktree: Path, base: str, exclude: tuple[str, ...] = ()
+) -> Iterator[dict[str, str]]:
+    """Every file of `worktree` staged on `base` in an index of shipyard's own.
+
+    What the worktree's own index says is not trusted: a sandboxed step could have written it.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        env = at(mirror, worktree, Path(tmp) / "index")
+        git(worktree, "read-tree", base, env=env)
+        git(worktree, "add", "-A", "--", ".", *(f":(exclude){p}" for p in exclude), env=env)
+        yield env
 
 
-def diff(worktree: Path, base: str, exclude: tuple[str, ...] = ()) -> bytes:
-    """Everything changed in `worktree` since `base`: new, deleted, renamed and binary files."""
-    stage(worktree, exclude)
-    return git_bytes(worktree, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "-M", base)
+def diff(mirror: Path, worktree: Path, base: str, *args: str, exclude: tuple[str, ...] = ()) -> bytes:
+    """`git diff` of everything in `worktree` against `base`: new, deleted, renamed, binary files."""
+    with _staged(mirror, worktree, base, exclude) as env:
+        return git_bytes(worktree, "diff", "--cached", *(args or DIFF), base, env=env)
 
 
-def apply(worktree: Path, patch: bytes) -> None:
-    if patch:
-        git(worktree, "apply", "--index", "--binary", "--whitespace=nowarn", input=patch)
+def changed(mirror: Path, worktree: Path, base: str, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Paths `worktree` adds or modifies against `base` (renamed-to included)."""
+    out = diff(mirror, worktree, base, "--name-only", "-z", "--diff-filter=ACMRT", exclude=exclude)
+    return tuple(name.decode() for name in out.split(b"\0") if name)
 
 
-def holds(worktree: Path, base: str, patch: bytes) -> bool:
+def apply(mirror: Path, worktree: Path, patch: bytes) -> None:
+    """Apply `patch` to the fresh `worktree`, staged in its own index as a checkout would be."""
+    admin = admin_dir(mirror, worktree)
+    if patch and admin is not None:
+        env = at(mirror, worktree, admin / "index")
+        git(worktree, "apply", "--index", "--binary", "--whitespace=nowarn", input=patch, env=env)
+
+
+def holds(mirror: Path, worktree: Path, base: str, patch: bytes) -> bool:
     """Whether `worktree` is exactly `base` plus `patch`, with nothing else in it."""
-    if not (worktree / ".git").is_file():
+    if admin_dir(mirror, worktree) is None:
         return False
     try:
-        head = git(worktree, "rev-parse", "HEAD")
-        staged = git_bytes(
-            worktree, "diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "-M", base
-        )
-        git(worktree, "diff", "--quiet")  # fails when a tracked file differs from the index
-        untracked = git(worktree, "ls-files", "--others")  # ignored files included
+        with _staged(mirror, worktree, base) as env:
+            staged = git_bytes(worktree, "diff", "--cached", *DIFF, base, env=env)
+            untracked = git(worktree, "ls-files", "--others", env=env)  # ignored files included
     except StepError:
         return False
-    return head == base and staged == patch and not untracked
+    return staged == patch and not untracked
 
 
 def tree_of(mirror: Path, base: str, patch: bytes) -> str:
     """The tree of `base` plus `patch`, built in a private index: no worktree is touched."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        env = at(mirror, index=Path(tmp) / "index")
         git(mirror, "read-tree", base, env=env)
         if patch:
             git(mirror, "apply", "--cached", "--binary", "--whitespace=nowarn", input=patch, env=env)
@@ -196,28 +260,46 @@ def numstat(patch: str) -> tuple[int, int, int]:
     return files, added, removed
 
 
-def remote_branch(mirror: Path, branch: str) -> str | None:
-    """The commit `branch` points at on origin, or None when it does not exist there."""
-    out = git(mirror, "ls-remote", "origin", f"refs/heads/{branch}")
+def remote_branch(mirror: Path, url: str, branch: str) -> str | None:
+    """The commit `branch` points at on the remote, or None when it does not exist there."""
+    out = git(mirror, "ls-remote", url, f"refs/heads/{branch}", env=at(mirror))
     return out.split()[0] if out else None
 
 
 def commit(mirror: Path, tree: str, parent: str, message: str) -> str:
     identity = {} if _has_identity(mirror) else SHIPYARD
-    return git(mirror, "commit-tree", tree, "-p", parent, "-F", "-", input=message.encode(), env=identity)
+    env = {**at(mirror), **identity}
+    return git(mirror, "commit-tree", tree, "-p", parent, "-F", "-", input=message.encode(), env=env)
 
 
 @cache
 def _has_identity(repo: Path) -> bool:
     try:
-        return bool(git(repo, "config", "user.email"))
+        return bool(git(repo, "config", "user.email", env=at(repo)))
     except StepError:
         return False
 
 
-def push(mirror: Path, sha: str, branch: str, current: str | None) -> None:
-    """Point origin's `branch` (now at `current`) at `sha`, replacing what shipyard pushed before."""
+def push(mirror: Path, url: str, sha: str, branch: str, current: str | None) -> None:
+    """Point the remote's `branch` (now at `current`) at `sha`, replacing what shipyard pushed before."""
     if current == sha:
         return
     lease = f"--force-with-lease=refs/heads/{branch}:{current or ''}"
-    git(mirror, "push", "-q", lease, "origin", f"{sha}:refs/heads/{branch}")
+    git(mirror, "push", "-q", lease, url, f"{sha}:refs/heads/{branch}", env=at(mirror))
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder a sandboxed step wrote, whatever modes it left on what it made."""
+
+    def unlock(function: object, name: str, error: object) -> None:
+        os.chmod(os.path.dirname(name), 0o700)
+        if os.path.isdir(name) and not os.path.islink(name):
+            os.chmod(name, 0o700)
+            shutil.rmtree(name, onerror=unlock)
+        else:
+            os.unlink(name)
+
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path, onerror=unlock)

@@ -36,7 +36,7 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     branch = _branch(workspace, ticket, repo)
     mirror = base_mirror(workspace, repo, entry["base"])
     tree = git.tree_of(mirror, entry["base"], patch)
-    remote_head = git.remote_branch(mirror, branch)
+    remote_head = git.remote_branch(mirror, mirrors.url(workspace.paths, settings.spec), branch)
     sha = _reusable(mirror, remote_head, tree, entry["base"]) or git.commit(
         mirror, tree, entry["base"], f"{ticket.title}\n\nShipyard-Ticket: {ticket_id}\n"
     )
@@ -123,7 +123,7 @@ def _reusable(mirror: Path, current: str | None, tree: str, base: str) -> str | 
     """The commit already on the remote branch, when it holds exactly this tree on this base."""
     if current is None or git.rev(mirror, current) is None:
         return None
-    if git.git(mirror, "rev-parse", f"{current}^{{tree}}") != tree:
+    if git.git(mirror, "rev-parse", f"{current}^{{tree}}", env=git.at(mirror)) != tree:
         return None
-    parents = git.git(mirror, "rev-list", "--parents", "-n", "1", current).split()[1:]
+    parents = git.git(mirror, "rev-list", "--parents", "-n", "1", current, env=git.at(mirror)).split()[1:]
     return current if parents == [base] else None

@@ -24,7 +24,7 @@ def ensure(paths: Paths, name: str, spec: RepoSpec, fetch: bool = True) -> Path:
         created = git.ensure_mirror(mirror, remote)
         if fetch and not created:
             try:
-                git.fetch(mirror)
+                git.fetch(mirror, remote)
             except StepError as err:
                 raise StepError(f"repo {name}: cannot fetch {spec.url}: {err}") from None
     return mirror

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pipelines import gates, git, guard, plan, plugins, templates, tools, worktrees
+from pipelines import gates, git, guard, plan, plugins, sandbox, templates, worktrees
 from pipelines.agents import Job
 from pipelines.config import Workspace
 from pipelines.errors import StepError
@@ -55,13 +55,20 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
         return
     agent = plugins.load("agents", settings.agent.kind)
     work = paths.work(ticket_id, repo)
-    git.checkout(worktrees.base_mirror(workspace, repo, entry["base"]), work, entry["base"])
+    mirror = worktrees.base_mirror(workspace, repo, entry["base"])
+    git.checkout(mirror, work, entry["base"])
     installed = _install_skills(workspace, work, getattr(agent, "SKILLS_DIR", None), entry["skills"])
     write_atomic(paths.guard_log(ticket_id, repo), "")
     shutil.rmtree(paths.repo_dir(ticket_id, repo) / "rounds", ignore_errors=True)
+    home = paths.home(ticket_id, repo)
+    env = worktrees.fresh_home(home, _variables(workspace, ticket_id, repo))
+    box = worktrees.box(workspace, repo, work, home, workspace.network(repo))
+    box = box.allow(readable=[paths.prompt(ticket_id, repo)])
+    if box.enabled and (why := sandbox.problem()):
+        raise StepError(f"{ticket_id}/{repo}: patch: no sandbox, so no agent: {why} (or `sandbox: off`)")
     job = Job(
-        work, paths.prompt(ticket_id, repo), paths.transcript(ticket_id, repo),
-        _environment(workspace, ticket_id, repo), paths.guard_log(ticket_id, repo), settings.spec.protect,
+        work, paths.prompt(ticket_id, repo), paths.transcript(ticket_id, repo), env, box,
+        paths.guard_log(ticket_id, repo), settings.spec.protect,
     )  # fmt: skip
     result = agent.run(settings.agent, job)
     rounds = 0
@@ -73,11 +80,13 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
         job = _repair_job(workspace, ticket_id, repo, rounds, failing, job)
         result = agent.resume(settings.agent, job, result.session)
     usage = {"agent": settings.agent.kind, "inputs": key, "repair_rounds": rounds}
+    if not workspace.sandboxed(repo):
+        usage["warning"] = "sandbox: off; the agent ran unconfined"
     usage.update((k, v) for k, v in vars(result).items() if k not in ("ok", "session"))
     if not result.ok:
         write_json(paths.agent_json(ticket_id, repo), {**usage, "status": "failed"})
         raise StepError(f"{ticket_id}/{repo}: patch: {result.error}")
-    patch = git.diff(work, entry["base"], exclude=installed)
+    patch = git.diff(mirror, work, entry["base"], exclude=installed)
     if refusals := guard.check_patch(patch.decode(errors="replace"), settings.spec.protect):
         for refusal in refusals:
             guard.record(paths.guard_log(ticket_id, repo), "patch", None, refusal)
@@ -91,17 +100,14 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     write_json(paths.agent_json(ticket_id, repo), {**usage, "status": "done"})
 
 
-def _environment(workspace: Workspace, ticket_id: str, repo: str) -> dict[str, str]:
+def _variables(workspace: Workspace, ticket_id: str, repo: str) -> dict[str, str]:
     paths = workspace.paths
-    return tools.environment(
-        paths.home(ticket_id, repo),
-        {
-            "SHIPYARD_ROOT": str(paths.root),
-            "SHIPYARD_TICKET": ticket_id,
-            "SHIPYARD_REPO": repo,
-            "SHIPYARD_PROMPT": str(paths.prompt(ticket_id, repo).resolve()),
-        },
-    )
+    return {
+        "SHIPYARD_ROOT": str(paths.root),
+        "SHIPYARD_TICKET": ticket_id,
+        "SHIPYARD_REPO": repo,
+        "SHIPYARD_PROMPT": str(paths.prompt(ticket_id, repo).resolve()),
+    }
 
 
 def _install_skills(
@@ -113,8 +119,10 @@ def _install_skills(
     installed = []
     for name in names:
         target = work / folder / name
-        if target.exists():  # the repo ships a skill of that name: the repo's own wins
+        if target.exists() or target.is_symlink():  # the repo ships a skill of that name: its own wins
             continue
+        if not target.parent.resolve().is_relative_to(work.resolve()):
+            continue  # the base has a symlink there, out of the worktree: nothing is written through it
         shutil.copytree(workspace.skills[name].path.parent, target)
         installed.append(f"{folder}/{name}")
     return tuple(installed)
@@ -124,11 +132,9 @@ def _failing_gates(
     workspace: Workspace, ticket_id: str, repo: str, work: Path, installed: tuple[str, ...]
 ) -> list[dict[str, Any]]:
     """The repo's gates run on the agent's worktree as it stands; the reports that did not pass."""
-    git.stage(work, installed)  # gates judge the files the change touches
-    env = tools.environment(workspace.paths.home(ticket_id, repo))
     failing = []
     for gate in workspace.settings(workspace.tickets[ticket_id], repo).gates:
-        report = gates.check(workspace, ticket_id, repo, gate, work, env)
+        report = gates.check(workspace, ticket_id, repo, gate, work, exclude=installed)
         if report.status != "pass":
             lines = report.log.strip().splitlines()[-30:]
             failing.append({**gates.as_json(gate, report), "log_tail": "\n".join(lines)})

@@ -93,6 +93,10 @@ class Paths:
         """The HOME agents and gates of one repo run with: shipyard's, not the user's."""
         return self.repo_dir(ticket, repo) / "home"
 
+    def gate_home(self, ticket: str, repo: str, gate: str) -> Path:
+        """The HOME one gate runs with: made anew for each run, never the agent's."""
+        return self.repo_dir(ticket, repo) / "gates" / f"{gate}.home"
+
     def mr_json(self, ticket: str, repo: str) -> Path:
         return self.repo_dir(ticket, repo) / "mr.json"
 

@@ -31,6 +31,7 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
         rows.append(
             {
                 "repo": repo,
+                "sandbox": workspace.sandboxed(repo),
                 "base": entry["base"],
                 "reason": entry["reason"],
                 "patch": {"exists": patch_file.exists(), "files": files, "added": added, "removed": removed},
@@ -90,9 +91,11 @@ def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]
 
 def patch_cell(row: dict[str, Any]) -> str:
     p = row["patch"]
+    warning = "" if row["sandbox"] else " (sandbox off!)"
     if not p["exists"]:
-        return "not made"
-    return "no change" if p["files"] == 0 else f"+{p['added']} -{p['removed']} in {p['files']} files"
+        return "not made" + warning
+    made = "no change" if p["files"] == 0 else f"+{p['added']} -{p['removed']} in {p['files']} files"
+    return made + warning
 
 
 def gates_cell(row: dict[str, Any]) -> str:

@@ -4,40 +4,37 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pipelines.tools import die_with_parent
+from pipelines import sandbox
+from pipelines.sandbox import Box
 
 REDACTED = "[redacted]"
 
 
 def run_json_lines(
     argv: list[str],
-    cwd: Path,
+    box: Box,
     env: Mapping[str, str],
     timeout: float,
     transcript: Path,
     secrets: Sequence[str] = (),
 ) -> tuple[int | None, list[dict], str]:
-    """Run `argv`; (exit code or None on timeout, the JSON events, the last line of stderr).
+    """Run `argv` in the sandbox; (exit code or None on timeout, the JSON events, stderr's last line).
 
     Every stdout line goes to `<transcript>.partial` as it arrives (with `secrets` blanked), so a
     long run can be followed with `tail -f`; it becomes `transcript` once the run is over.
     """
     transcript.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, preexec_fn=die_with_parent,
-    )  # fmt: skip
+    proc = sandbox.spawn(argv, box, env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     timed_out = threading.Event()
 
     def expire() -> None:
         timed_out.set()
-        os.killpg(proc.pid, signal.SIGKILL)
+        sandbox.kill(proc)
 
     timer = threading.Timer(timeout, expire)
     timer.start()

@@ -35,17 +35,17 @@ def version(tool: str, *args: str) -> str | None:
 
 def environment(home: Path, extra: Mapping[str, str] = {}) -> dict[str, str]:
     """A built environment, not an inherited one: no tokens, no SSH agent, a HOME shipyard owns."""
-    home.mkdir(parents=True, exist_ok=True)
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
     env = {
         "PATH": BIN,
         "HOME": str(home),
+        "TMPDIR": str(home / "tmp"),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",  # no usercustomize.py a step left in HOME runs in the next one
         "GIT_TERMINAL_PROMPT": "0",
     }
-    if "TMPDIR" in os.environ:
-        env["TMPDIR"] = os.environ["TMPDIR"]
     return {**env, **extra}
 
 
@@ -56,29 +56,7 @@ except (OSError, AttributeError):  # not Linux
 
 
 def die_with_parent() -> None:
-    # A child must not outlive a killed `doit` and keep writing into a worktree being reused.
+    # The sandbox must not outlive a killed `doit`; its PID namespace takes the rest with it.
     os.setsid()
     if _prctl is not None:
         _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def run(
-    argv: list[str], cwd: Path, env: Mapping[str, str], timeout: float, input: bytes | None = None
-) -> tuple[int | None, bytes]:
-    """Run a command, output merged; (None, output) when it timed out and was killed."""
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=dict(env),
-        stdin=subprocess.PIPE if input else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        preexec_fn=die_with_parent,
-    )
-    try:
-        out, _ = proc.communicate(input, timeout=timeout)
-        return proc.returncode, out
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        return None, out

@@ -1,12 +1,14 @@
-"""The worktrees of a ticket's repo: `work/` for the agent, `verify/` (base + patch) for gates."""
+"""The worktrees of a ticket's repo: `work/` for the agent, `verify/` (base + patch) for gates,
+and the sandbox a step runs in on one of them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from filelock import FileLock
 
-from pipelines import git, mirrors
+from pipelines import git, mirrors, sandbox, tools
 from pipelines.config import Workspace
 from pipelines.errors import StepError
 
@@ -26,11 +28,12 @@ def build_verify(workspace: Workspace, ticket_id: str, repo: str, base: str) -> 
     paths = workspace.paths
     verify = paths.verify(ticket_id, repo)
     patch = paths.patch(ticket_id, repo).read_bytes()
-    if git.holds(verify, base, patch):
+    mirror = base_mirror(workspace, repo, base)
+    if git.holds(mirror, verify, base, patch):
         return verify
-    git.checkout(base_mirror(workspace, repo, base), verify, base)
+    git.checkout(mirror, verify, base)
     try:
-        git.apply(verify, patch)
+        git.apply(mirror, verify, patch)
     except StepError as err:
         raise StepError(f"{ticket_id}/{repo}: patch.diff does not apply to {base[:12]}: {err}") from None
     return verify
@@ -39,3 +42,53 @@ def build_verify(workspace: Workspace, ticket_id: str, repo: str, base: str) -> 
 def verify_lock(workspace: Workspace, ticket_id: str, repo: str) -> FileLock:
     """Gates of one repo share its verify tree: under `doit -n N` they take turns."""
     return FileLock(str(workspace.paths.verify(ticket_id, repo)) + ".lock")
+
+
+def box(
+    workspace: Workspace, repo: str, tree: Path, home: Path, network: bool, readable: Sequence[Path] = ()
+) -> sandbox.Box:
+    """The sandbox of a step on `tree`, a worktree of `repo`'s mirror, with `home` as HOME.
+
+    The workspace is readable; the rest of `state/` is hidden.
+    """
+    paths = workspace.paths
+    return sandbox_of(
+        paths.mirror(repo), tree, home, network=network, readable=(paths.root, *readable),
+        hidden=(paths.state,), enabled=workspace.sandboxed(repo),
+    )  # fmt: skip
+
+
+def sandbox_of(
+    mirror: Path,
+    tree: Path,
+    home: Path,
+    *,
+    network: bool = False,
+    readable: Sequence[Path] = (),
+    hidden: Sequence[Path] = (),
+    enabled: bool = True,
+) -> sandbox.Box:
+    """The sandbox of a step on `tree`, a worktree of `mirror`.
+
+    Writable: the tree, its own git folder (HEAD, index, and a folder for the objects it makes:
+    the mirror's are read-only, so nothing in them can be rewritten) and `home`. Readable: the
+    mirror (its config and refs included).
+    """
+    admin = git.admin_dir(mirror, tree)
+    if admin is None:
+        raise StepError(f"{tree.name} is not a worktree of {mirror.name} (its .git file was changed)")
+    (admin / "objects").mkdir(exist_ok=True)
+    objects = {
+        "GIT_OBJECT_DIRECTORY": str(admin / "objects"),
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(mirror.resolve() / "objects"),
+    }
+    return sandbox.Box(
+        cwd=tree, writable=(admin, home), readable=(mirror, *readable), hidden=tuple(hidden),
+        network=network, env=objects, enabled=enabled,
+    )  # fmt: skip
+
+
+def fresh_home(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """An empty HOME (and TMPDIR in it) and the built environment that names them."""
+    git.remove_tree(home)
+    return tools.environment(home, extra or {})

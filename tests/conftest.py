@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from pipelines import git as shipyard_git
+from pipelines import tools, worktrees
+from pipelines.gates import GateJob
+from pipelines.sandbox import Box
+
 ROOT = Path(__file__).resolve().parent.parent
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Test",
@@ -62,6 +67,31 @@ def commit_to(remote: Path, files: dict[str, str]) -> str:
     git(clone, "commit", "-q", "-m", "upstream change")
     git(clone, "push", "-q")
     return git(clone, "rev-parse", "HEAD")
+
+
+def plain_job(tree: Path, changed: tuple[str, ...], path: str | None = None) -> GateJob:
+    """A gate's job on a plain folder, in the sandbox shipyard runs gates in."""
+    home = tree.parent / "home"
+    env = tools.environment(home)
+    if path is not None:
+        env["PATH"] = path
+    return GateJob(tree, changed, env, Box(cwd=tree, writable=(home,)))
+
+
+def change_job(tmp_path: Path, base: dict[str, str], changed: dict[str, str]) -> GateJob:
+    """A gate's job on a worktree of a mirror at a commit holding `base`, `changed` written on top."""
+    remote = make_remote(tmp_path / "remote.git", dict(base))
+    mirror = tmp_path / "mirror.git"
+    shipyard_git.ensure_mirror(mirror, str(remote))
+    sha = shipyard_git.rev(mirror, "refs/remotes/origin/main")
+    assert sha
+    tree = tmp_path / "t"
+    shipyard_git.checkout(mirror, tree, sha)
+    write_files(tree, dict(changed))
+    home = tmp_path / "home"
+    box = worktrees.sandbox_of(mirror, tree, home)
+    changes = shipyard_git.changed(mirror, tree, sha)
+    return GateJob(tree, changes, tools.environment(home), box, mirror, sha)
 
 
 @dataclass

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import write_files
+from conftest import plain_job, write_files
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import GateJob, ruff_format, tach, ty
+from pipelines.gates import ruff_format, tach, ty
 
 TACH_TOML = """\
 source_roots = ["."]
@@ -25,8 +25,7 @@ depends_on = []
 """
 
 
-def job(tree: Path, changed: tuple[str, ...]) -> GateJob:
-    return GateJob(tree, changed, tools.environment(tree.parent / "home"))
+job = plain_job
 
 
 @pytest.fixture

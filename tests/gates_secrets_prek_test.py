@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import git, write_files
+from conftest import change_job
 
 from pipelines import tools
 from pipelines.baselines import judge
 from pipelines.config import GateSpec
-from pipelines.gates import GateJob, changed_files, prek, secrets
+from pipelines.gates import GateJob, prek, secrets
 
 KEY = "AKIA" + "Q3ZL7RM2XW5TNB8P"  # built here so this file holds no key itself
 PREK = GateSpec(name="prek")
@@ -33,15 +34,8 @@ repos:
 
 
 def change(tmp_path: Path, base: Mapping[str, str], changed: Mapping[str, str]) -> GateJob:
-    """A repo whose HEAD holds `base` and whose index holds `changed` on top of it."""
-    tree = tmp_path / "t"
-    write_files(tree, {**base})
-    git(tree, "init", "-q", "-b", "main")
-    git(tree, "add", "-A")
-    git(tree, "commit", "-q", "-m", "base")
-    write_files(tree, {**changed})
-    git(tree, "add", "-A")
-    return GateJob(tree, changed_files(tree), tools.environment(tmp_path / "home"))
+    """A worktree at a commit holding `base`, with `changed` written on top of it."""
+    return change_job(tmp_path, dict(base), dict(changed))
 
 
 def found(report) -> list[tuple[str, int | None, str]]:
@@ -62,7 +56,7 @@ def test_prek_passes_a_clean_change_offline_and_keeps_its_cache_in_home(tmp_path
     assert (report.status, report.summary) == ("pass", "clean"), report.log
     assert report.command == ("prek", "run", "--color", "never", "--files", "a.py")
     assert (tmp_path / "home/.cache/prek").is_dir()
-    assert not (job.tree / ".git/hooks/pre-commit").exists()
+    assert job.mirror and not list(job.mirror.glob("**/hooks/pre-commit"))
     assert (prek.version(PREK) or "").startswith("prek ")
 
 
@@ -79,7 +73,7 @@ def test_prek_reports_a_failing_local_hook_at_the_file_and_line_it_prints(tmp_pa
 def test_prek_finding_already_on_the_base_is_pre_existing_though_its_line_moved(tmp_path: Path) -> None:
     base = {".pre-commit-config.yaml": CONFIG, "a.py": "# TODO old\n"}
     before = change(tmp_path / "base", base, {})
-    on_base = prek.check(PREK, GateJob(before.tree, (".pre-commit-config.yaml", "a.py"), before.env))
+    on_base = prek.check(PREK, replace(before, changed=(".pre-commit-config.yaml", "a.py")))
     assert found(on_base) == [("a.py", 1, "no-todo")]
     report = prek.check(PREK, change(tmp_path, base, {"a.py": "X = 1\n# TODO old\n"}))
     assert found(report) == [("a.py", 2, "no-todo")]
@@ -124,7 +118,7 @@ def test_prek_without_a_config_is_an_error_and_without_a_change_a_pass(tmp_path:
     assert report.status == "error"
     assert report.summary == "the repo has no .pre-commit-config.yaml; add one or drop the prek gate"
     (job.tree / ".pre-commit-config.yaml").write_text(CONFIG)
-    assert prek.check(PREK, GateJob(job.tree, (), job.env)).status == "pass"
+    assert prek.check(PREK, replace(job, changed=())).status == "pass"
 
 
 def test_prek_missing_from_path_is_an_error(tmp_path: Path, no_tools) -> None:

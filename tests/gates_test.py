@@ -5,18 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import git, make_remote, write_files
+from conftest import change_job, plain_job, write_files
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import GateJob, changed_files, command, pytest, ruff
+from pipelines.gates import command, pytest, ruff
 
-
-def job(tree: Path, changed: tuple[str, ...], path: str | None = None) -> GateJob:
-    env = tools.environment(tree.parent / "home")
-    if path is not None:
-        env["PATH"] = path
-    return GateJob(tree, changed, env)
+job = plain_job
 
 
 def test_ruff_passes_clean_code_and_reports_a_finding_at_its_line(tmp_path: Path) -> None:
@@ -88,11 +83,7 @@ def test_gates_see_no_secret_from_the_environment(tmp_path: Path, monkeypatch) -
 
 
 def test_changed_files_are_what_the_patch_leaves_in_place(tmp_path: Path) -> None:
-    remote = make_remote(tmp_path / "r.git", {"a.py": "x = 1\n", "gone.py": "y = 1\n", "same.py": "z\n"})
-    tree = tmp_path / "t"
-    git(tmp_path, "clone", "-q", str(remote), "t")
-    (tree / "a.py").write_text("x = 2\n")
-    (tree / "gone.py").unlink()
-    (tree / "né.py").write_text("w = 1\n")
-    git(tree, "add", "-A")
-    assert sorted(changed_files(tree)) == ["a.py", "né.py"]
+    base = {"a.py": "x = 1\n", "gone.py": "y = 1\n", "same.py": "z\n"}
+    job = change_job(tmp_path, base, {"a.py": "x = 2\n", "né.py": "w = 1\n"})
+    (job.tree / "gone.py").unlink()
+    assert sorted(job.changed) == ["a.py", "né.py"]

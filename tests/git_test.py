@@ -21,7 +21,6 @@ def test_diff_holds_new_deleted_renamed_and_binary_files_and_applies(tmp_path: P
     )
     mirror = tmp_path / "mirror.git"
     git.ensure_mirror(mirror, str(remote))
-    git.fetch(mirror)
     base = git.rev(mirror, "refs/remotes/origin/main")
     work = tmp_path / "work"
     git.checkout(mirror, work, base)
@@ -30,18 +29,21 @@ def test_diff_holds_new_deleted_renamed_and_binary_files_and_applies(tmp_path: P
     (work / "old_name.txt").rename(work / "new_name.txt")
     (work / "blob.bin").write_bytes(bytes(reversed(range(256))))
     (work / "added.txt").write_text("hello\n")
-    patch = git.diff(work, base)
+    patch = git.diff(mirror, work, base)
     text = patch.decode()
     assert "new file mode" in text and "deleted file mode" in text
     assert "rename from old_name.txt" in text and "GIT binary patch" in text
 
     verify = tmp_path / "verify"
     git.checkout(mirror, verify, base)
-    git.apply(verify, patch)
-    assert git.holds(verify, base, patch)
+    git.apply(mirror, verify, patch)
+    assert git.holds(mirror, verify, base, patch)
     assert (verify / "blob.bin").read_bytes() == bytes(reversed(range(256)))
-    assert git.tree_of(mirror, base, patch) == git.git(verify, "write-tree")
-    # a worktree is reused clean: leftovers of an earlier run are gone
+    index = git.admin_dir(mirror, verify) / "index"
+    assert git.tree_of(mirror, base, patch) == git.git(
+        verify, "write-tree", env=git.at(mirror, verify, index)
+    )
+    # a worktree is made anew: leftovers of an earlier run are gone
     (work / "junk.txt").write_text("x")
     git.checkout(mirror, work, base)
     assert not (work / "junk.txt").exists() and (work / "gone.txt").exists()
@@ -51,11 +53,10 @@ def test_the_same_change_gives_the_same_patch_bytes(tmp_path: Path) -> None:
     remote = make_remote(tmp_path / "r.git", {"a.py": "x = 1\n"})
     mirror = tmp_path / "m.git"
     git.ensure_mirror(mirror, str(remote))
-    git.fetch(mirror)
     base = git.rev(mirror, "refs/remotes/origin/main")
     patches = []
     for name in ("w1", "w2"):
         git.checkout(mirror, tmp_path / name, base)
         (tmp_path / name / "a.py").write_text("x = 2\n")
-        patches.append(git.diff(tmp_path / name, base))
+        patches.append(git.diff(mirror, tmp_path / name, base))
     assert patches[0] == patches[1] and patches[0]

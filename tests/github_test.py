@@ -48,13 +48,12 @@ def request(remote: Path, tmp_path: Path, body: str = "First body.", line: str =
     """What merge_requests.make hands a forge: a commit of the patch on the base, in the mirror."""
     mirror = tmp_path / "mirrors" / "app.git"
     git.ensure_mirror(mirror, str(remote))
-    git.fetch(mirror)
     base = git.rev(mirror, "refs/remotes/origin/main")
     assert base
     tree = git.tree_of(mirror, base, PATCH.replace(b"+hello", f"+{line}".encode()))
     commit = git.commit(mirror, tree, base, "Greeting\n\nShipyard-Ticket: T1\n")
     return MergeRequest(repo="app", url=str(remote), remote=str(remote), mirror=mirror, branch=BRANCH,
-                        remote_head=git.remote_branch(mirror, BRANCH), commit=commit, base=base,
+                        remote_head=git.remote_branch(mirror, str(remote), BRANCH), commit=commit, base=base,
                         title="Greeting (T1)", body=body)  # fmt: skip
 
 

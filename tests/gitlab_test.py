@@ -40,7 +40,6 @@ def change(remote: Path, text: str, body: str = "First body") -> MergeRequest:
     """The merge request shipyard would publish: one commit adding NEW.md on main, in a mirror."""
     mirror = remote.parent.parent / "mirrors" / "app.git"
     shipyard_git.ensure_mirror(mirror, str(remote))
-    shipyard_git.fetch(mirror)
     base = shipyard_git.rev(mirror, "refs/remotes/origin/main")
     assert base
     patch = "diff --git a/NEW.md b/NEW.md\nnew file mode 100644\n--- /dev/null\n+++ b/NEW.md\n"
@@ -49,7 +48,7 @@ def change(remote: Path, text: str, body: str = "First body") -> MergeRequest:
     sha = shipyard_git.commit(mirror, tree, base, "Fix it\n\nShipyard-Ticket: T-1\n")
     return MergeRequest(
         repo="app", url=str(remote), remote=str(remote), mirror=mirror, branch=BRANCH,
-        remote_head=shipyard_git.remote_branch(mirror, BRANCH), commit=sha, base=base,
+        remote_head=shipyard_git.remote_branch(mirror, str(remote), BRANCH), commit=sha, base=base,
         title="Fix it (T-1)", body=body, target_branch="main",
     )  # fmt: skip
 

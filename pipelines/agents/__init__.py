@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.sandbox import Box
+
 
 @dataclass(frozen=True)
 class Job:
@@ -16,6 +18,7 @@ class Job:
     prompt: Path  # what the agent is told (the ticket's prompt.md, or a repair round's)
     transcript: Path  # where the run's transcript goes
     env: dict[str, str] = field(repr=False)  # built by shipyard: no token of the user's
+    box: Box  # the sandbox the agent and every tool it runs are in
     guard_log: Path | None = None  # where the guard hook records refusals
     protected: tuple[str, ...] = ()  # paths the repo protects
 

@@ -68,9 +68,11 @@ def run(settings: Settings, job: Job) -> Result:
     }
     env.update((name, os.environ[name]) for name in (*CREDENTIALS, *SETTINGS) if name in os.environ)
     secrets = [os.environ[name] for name in CREDENTIALS if os.environ.get(name)]
-    with tempfile.TemporaryDirectory(prefix="shipyard-claude-") as tmp:
+    # beside the transcript: outside the worktree, and read-only in the sandbox
+    with tempfile.TemporaryDirectory(prefix=".claude-settings-", dir=job.transcript.parent) as tmp:
         hooks = Path(tmp) / "settings.json"
         hooks.write_text(json.dumps(_hook_settings(job)))
+        box = job.box.allow(readable=[hooks], writable=_logs(job), network=True)
         argv = [
             exe, "-p", job.prompt.read_text(), "--output-format", "stream-json", "--verbose",
             "--max-turns", str(settings.max_turns), "--permission-mode", "acceptEdits",
@@ -80,10 +82,13 @@ def run(settings: Settings, job: Job) -> Result:
         if settings.model:
             argv += ["--model", settings.model]
         started = time.monotonic()
-        code, events, tail = streams.run_json_lines(
-            argv, job.worktree, env, settings.timeout, job.transcript, secrets
-        )
+        code, events, tail = streams.run_json_lines(argv, box, env, settings.timeout, job.transcript, secrets)
     return _result(settings, code, events, tail, round(time.monotonic() - started, 3))
+
+
+def _logs(job: Job) -> list[Path]:
+    """The guard's log, which the hook (in the sandbox with the agent) appends to."""
+    return [job.guard_log] if job.guard_log is not None else []
 
 
 def _hook_settings(job: Job) -> dict[str, Any]:

@@ -81,18 +81,20 @@ def run(settings: Settings, job: Job) -> Result:
     key = os.environ.get(settings.api_key_env)
     if not key:
         return Result(False, None, 0.0, f"{settings.api_key_env} is not set; Codex needs the model's key")
-    with tempfile.TemporaryDirectory(prefix="shipyard-codex-") as home:
-        (Path(home) / "config.toml").write_text(config_toml(settings, job))
+    # in the sandbox's HOME (not under TMPDIR, where Codex refuses to work); its config read-only
+    with tempfile.TemporaryDirectory(prefix=".codex-", dir=job.env["HOME"]) as home:
+        config = Path(home) / "config.toml"
+        config.write_text(config_toml(settings, job))
         env = {**job.env, "CODEX_HOME": home, settings.api_key_env: key}
+        logs = [job.guard_log] if job.guard_log is not None else []
+        box = job.box.allow(writable=[Path(home), *logs], readable=[config], network=True)
         argv = [
             exe, "exec", "--json", "-s", "workspace-write", "--skip-git-repo-check",
             "--dangerously-bypass-hook-trust",  # our own hook, written just now: nothing to review
             job.prompt.read_text(),
         ]  # fmt: skip
         started = time.monotonic()
-        code, events, tail = streams.run_json_lines(
-            argv, job.worktree, env, settings.timeout, job.transcript, [key]
-        )
+        code, events, tail = streams.run_json_lines(argv, box, env, settings.timeout, job.transcript, [key])
     return _result(settings, code, events, tail, round(time.monotonic() - started, 3))
 
 

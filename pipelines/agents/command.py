@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines import tools
+from pipelines import sandbox
 from pipelines.agents import Job, Result
 from pipelines.files import write_atomic
 
@@ -23,7 +23,7 @@ class Settings(BaseModel):
 
 def run(settings: Settings, job: Job) -> Result:
     started = time.monotonic()
-    code, output = tools.run(["sh", "-c", settings.run], job.worktree, job.env, settings.timeout)
+    code, output = sandbox.run(["sh", "-c", settings.run], job.box, job.env, settings.timeout)
     lines = [{"type": "output", "text": line} for line in output.decode(errors="replace").splitlines()]
     lines.append({"type": "exit", "code": code})
     write_atomic(job.transcript, "".join(json.dumps(line) + "\n" for line in lines))

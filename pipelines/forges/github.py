@@ -36,7 +36,7 @@ class Settings(BaseModel):
 
 
 def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
-    git.push(mr.mirror, mr.commit, mr.branch, mr.remote_head)
+    git.push(mr.mirror, mr.remote, mr.commit, mr.branch, mr.remote_head)
     secret = forges.token(settings.token_env, settings.token_cmd, mr.repo)
     client = _client(settings.api_url, secret, settings.timeout)
     owner = settings.repo.split("/")[0]

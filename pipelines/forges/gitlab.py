@@ -37,7 +37,7 @@ class Settings(BaseModel):
 
 
 def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
-    git.push(mr.mirror, mr.commit, mr.branch, mr.remote_head)
+    git.push(mr.mirror, mr.remote, mr.commit, mr.branch, mr.remote_head)
     title = DRAFT + mr.title if settings.draft else mr.title
     token = forges.token(settings.token_env, settings.token_cmd, f"{mr.repo}: gitlab")
 

@@ -16,7 +16,7 @@ class Settings(BaseModel):
 
 
 def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
-    git.push(mr.mirror, mr.commit, mr.branch, mr.remote_head)
+    git.push(mr.mirror, mr.remote, mr.commit, mr.branch, mr.remote_head)
     return {"forge": "local", "url": mr.url, "branch": mr.branch, "state": "open"}
 
 

@@ -9,15 +9,16 @@ pass), findings (file, line, rule, message), the command and the tool's version.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines import git, plan, plugins, tools, worktrees
+from pipelines import git, plan, plugins, sandbox, worktrees
 from pipelines.config import GateSpec, Workspace
 from pipelines.errors import StepError
 from pipelines.files import write_atomic, write_json
+from pipelines.sandbox import Box
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,13 @@ class GateJob:
     tree: Path
     changed: tuple[str, ...]  # files the patch adds or modifies, relative to the tree
     env: dict[str, str] = field(repr=False)
+    box: Box  # the sandbox the gate's tool runs in
+    mirror: Path | None = None  # the repo's mirror, which holds `base` (None: a plain folder)
+    base: str | None = None
+
+    def run(self, argv: Sequence[str], timeout: float) -> tuple[int | None, bytes]:
+        """Run the gate's tool in the tree, in the sandbox; (None, output) on a timeout."""
+        return sandbox.run(argv, self.box, self.env, timeout)
 
 
 def not_installed(tool: str) -> Report:
@@ -57,16 +65,10 @@ def version(gate: GateSpec) -> str | None:
     return plugins.load("gates", gate.plugin).version(gate)
 
 
-def changed_files(tree: Path) -> tuple[str, ...]:
-    """Paths the patch applied in `tree` leaves in place: added, modified, renamed-to."""
-    out = git.git_bytes(tree, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT", "HEAD")
-    return tuple(name.decode() for name in out.split(b"\0") if name)
-
-
 def check(
-    workspace: Workspace, ticket_id: str, repo: str, gate: GateSpec, tree: Path, env: dict[str, str]
+    workspace: Workspace, ticket_id: str, repo: str, gate: GateSpec, tree: Path, exclude: tuple[str, ...] = ()
 ) -> Report:
-    """Run one gate on `tree` (verify/, or the agent's work/ between repair rounds)."""
+    """Run one gate on `tree` (verify/, or the agent's work/ between repair rounds), sandboxed."""
     planned = {r["name"]: r for r in plan.load(workspace, ticket_id)}
     used = []
     for other in used_repos(gate, planned):
@@ -74,20 +76,25 @@ def check(
             return Report("error", summary=f"{other}'s patch, which this gate uses, is not made yet")
         with worktrees.verify_lock(workspace, ticket_id, other):
             base = planned[other]["base"]
-            used.append(str(worktrees.build_verify(workspace, ticket_id, other, base).resolve()))
+            used.append(worktrees.build_verify(workspace, ticket_id, other, base).resolve())
     from pipelines import baselines  # it runs gates itself
 
-    base_env = {**env, **gate.env}  # the base is judged alone, without the siblings' changes
-    env = dict(base_env)
+    base = planned[repo]["base"]
+    home = workspace.paths.gate_home(ticket_id, repo, gate.name)
+    env = worktrees.fresh_home(home, gate.env)
     if used:
-        env["PYTHONPATH"] = os.pathsep.join([*used, *filter(None, [env.get("PYTHONPATH")])])
-    changed = tuple(f for f in changed_files(tree) if gate.covers(f))
+        env["PYTHONPATH"] = os.pathsep.join([*map(str, used), *filter(None, [env.get("PYTHONPATH")])])
+    box = worktrees.box(workspace, repo, tree, home, workspace.network(repo, gate), readable=used)
+    if box.enabled and (why := sandbox.problem()):
+        return Report("error", summary=f"no sandbox: {why} (or `sandbox: off`)")
+    mirror = workspace.paths.mirror(repo)
+    changed = tuple(f for f in git.changed(mirror, tree, base, exclude) if gate.covers(f))
     backend = plugins.load("gates", gate.plugin)
-    report = backend.check(gate, GateJob(tree, changed, env))
+    report = backend.check(gate, GateJob(tree, changed, env, box, mirror, base))
     if gate.strict or report.status != "fail" or not getattr(backend, "BASELINE", True):
         return report
-    on_base = baselines.findings(workspace, repo, planned[repo]["base"], gate, base_env)
-    return baselines.judge(report, on_base)
+    # the base is judged alone, without the siblings' changes
+    return baselines.judge(report, baselines.findings(workspace, repo, base, gate))
 
 
 def run(workspace: Workspace, ticket_id: str, repo: str, name: str) -> None:
@@ -98,12 +105,14 @@ def run(workspace: Workspace, ticket_id: str, repo: str, name: str) -> None:
         report = Report("skipped", summary="empty patch: nothing to check")
     else:
         base = next(r["base"] for r in plan.load(workspace, ticket_id) if r["name"] == repo)
-        env = tools.environment(paths.home(ticket_id, repo))
         with worktrees.verify_lock(workspace, ticket_id, repo):
             tree = worktrees.build_verify(workspace, ticket_id, repo, base)
-            report = check(workspace, ticket_id, repo, gate, tree, env)
+            report = check(workspace, ticket_id, repo, gate, tree)
     write_atomic(paths.gate_log(ticket_id, repo, name), report.log)
-    write_json(paths.gate_report(ticket_id, repo, name), as_json(gate, report))
+    data = as_json(gate, report)
+    if not workspace.sandboxed(repo):
+        data["warning"] = "sandbox: off; the gate ran unconfined"
+    write_json(paths.gate_report(ticket_id, repo, name), data)
     if report.status not in ("pass", "skipped"):
         log = paths.relative(paths.gate_log(ticket_id, repo, name))
         raise StepError(f"{ticket_id}/{repo}: gate {name}: {report.status}: {report.summary} (see {log})")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pipelines import tools
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report
 
@@ -17,7 +16,7 @@ def version(gate: GateSpec) -> str | None:
 def check(gate: GateSpec, job: GateJob) -> Report:
     assert gate.run is not None  # config refuses a command gate without `run`
     argv = ("sh", "-c", gate.run)
-    code, out = tools.run(list(argv), job.tree, job.env, gate.timeout)
+    code, out = job.run(list(argv), gate.timeout)
     log = out.decode(errors="replace")
     if code is None:
         return Report("error", command=argv, summary=f"timed out after {gate.timeout}s", log=log)

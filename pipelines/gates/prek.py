@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pipelines import tools
+from pipelines import sandbox, tools
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, not_installed
 
@@ -33,7 +33,7 @@ def check(gate: GateSpec, job: GateJob) -> Report:
     home = Path(job.env.get("HOME") or job.tree.parent / "home")
     # hook envs and caches stay in shipyard's HOME; uv is never downloaded (none: a clear error)
     env = {"PREK_UV_SOURCE": "none", **job.env, "PREK_HOME": str(home / ".cache" / "prek")}
-    code, out = tools.run([exe, *shown[1:]], job.tree, env, gate.timeout)
+    code, out = sandbox.run([exe, *shown[1:]], job.box, env, gate.timeout)
     log = out.decode(errors="replace")
     if code is None:
         return Report("error", command=shown, summary=f"timed out after {gate.timeout}s", log=log)

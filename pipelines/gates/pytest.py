@@ -8,7 +8,6 @@ import xml.etree.ElementTree as ET
 from importlib import metadata
 from pathlib import Path
 
-from pipelines import tools
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, not_installed, own_config
 
@@ -31,7 +30,7 @@ def version(gate: GateSpec) -> str | None:
 def check(gate: GateSpec, job: GateJob) -> Report:
     if version(gate) is None:
         return not_installed("pytest")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=job.env.get("TMPDIR")) as tmp:  # inside the sandbox too
         xml = Path(tmp) / "junit.xml"
         ini = [] if own_config(job.tree, CONFIGS) else ["-c", "/dev/null", "--rootdir", "."]
         argv = [
@@ -47,7 +46,7 @@ def check(gate: GateSpec, job: GateJob) -> Report:
             f"--junitxml={xml}",
             *gate.args,
         ]
-        code, out = tools.run(argv, job.tree, job.env, gate.timeout)
+        code, out = job.run(argv, gate.timeout)
         log = out.decode(errors="replace")
         shown = tuple(a if not a.startswith("--junitxml=") else "--junitxml=junit.xml" for a in argv[1:])
         command = ("python", *shown)

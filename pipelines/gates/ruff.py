@@ -26,7 +26,7 @@ def check(gate: GateSpec, job: GateJob) -> Report:
     argv = ["ruff", *args, "--", *files]  # as reports show it: no path of this machine
     if not files:
         return Report("pass", command=tuple(argv), summary="no Python file changed")
-    code, out = tools.run([exe, *argv[1:]], job.tree, job.env, gate.timeout)
+    code, out = job.run([exe, *argv[1:]], gate.timeout)
     log = out.decode(errors="replace")
     if code is None:
         return Report("error", command=tuple(argv), summary=f"timed out after {gate.timeout}s", log=log)

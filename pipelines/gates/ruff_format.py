@@ -37,7 +37,7 @@ def check(gate: GateSpec, job: GateJob) -> Report:
     command = ("ruff", *args)
     if not files:
         return Report("pass", command=command, summary="no Python file changed")
-    code, out = tools.run([exe, *args], job.tree, job.env, gate.timeout)
+    code, out = job.run([exe, *args], gate.timeout)
     log = out.decode(errors="replace")
     if code is None:
         return Report("error", command=command, summary=f"timed out after {gate.timeout}s", log=log)

@@ -6,9 +6,10 @@ import codecs
 import json
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
-from pipelines import git, tools
+from pipelines import git, sandbox, tools
 from pipelines.config import GateSpec
 from pipelines.errors import StepError
 from pipelines.gates import Finding, GateJob, Report
@@ -33,18 +34,18 @@ def check(gate: GateSpec, job: GateJob) -> Report:
             "error", summary="neither gitleaks nor detect-secrets is installed; pip install detect-secrets"
         )
     try:
-        added = added_lines(job.tree)
+        added = added_lines(job)
     except StepError as error:
         return Report("error", command=shown, summary=str(error))
     if not added:
         return Report("pass", command=shown, summary="no line added")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=job.env.get("TMPDIR")) as tmp:  # inside the sandbox too
         for name, lines in added.items():
             path = Path(tmp, "added", "tree", name)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"".join(text for _, text in lines))
         cwd = Path(tmp) if tool == "gitleaks" else Path(tmp, "added", "tree")
-        code, out = tools.run([exe, *shown[1:]], cwd, job.env, gate.timeout)
+        code, out = sandbox.run([exe, *shown[1:]], replace(job.box, cwd=cwd), job.env, gate.timeout)
         report = Path(tmp, "report.json")
         raw = report.read_text() if tool == "gitleaks" and report.is_file() else out.decode(errors="replace")
     if code is None:
@@ -59,11 +60,11 @@ def check(gate: GateSpec, job: GateJob) -> Report:
     return Report("fail" if findings else "pass", tuple(findings), shown, summary, log)
 
 
-def added_lines(tree: Path) -> dict[str, list[tuple[int, bytes]]]:
-    """{file: [(line number in the new file, text)]} for each line `git diff --cached HEAD` adds."""
-    diff = git.git_bytes(
-        tree, "diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "HEAD"
-    )
+def added_lines(job: GateJob) -> dict[str, list[tuple[int, bytes]]]:
+    """{file: [(line number in the new file, text)]} for each line the tree adds to the base."""
+    if job.mirror is None or job.base is None:
+        raise StepError("the secrets gate needs the base commit to tell the added lines")
+    diff = git.diff(job.mirror, job.tree, job.base, "-U0", "--no-color", "--no-ext-diff", "--no-textconv")
     added: dict[str, list[tuple[int, bytes]]] = {}
     name, row, header = None, 0, True
     for line in diff.splitlines(keepends=True):

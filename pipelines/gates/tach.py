@@ -40,7 +40,7 @@ def check(gate: GateSpec, job: GateJob) -> Report:
             command=command,
             summary="the repo has no tach config; add a tach.toml or drop the tach gate",
         )
-    code, out = tools.run([exe, *command[1:]], job.tree, job.env, gate.timeout)
+    code, out = job.run([exe, *command[1:]], gate.timeout)
     log = out.decode(errors="replace")
     if code is None:
         return Report("error", command=command, summary=f"timed out after {gate.timeout}s", log=log)

@@ -29,7 +29,7 @@ def check(gate: GateSpec, job: GateJob) -> Report:
     command = ("ty", *args, "--", *files)
     if not files:
         return Report("pass", command=command, summary="no Python file changed")
-    code, out = tools.run([exe, *command[1:]], job.tree, job.env, gate.timeout)
+    code, out = job.run([exe, *command[1:]], gate.timeout)
     log = out.decode(errors="replace")
     if code is None:
         return Report("error", command=command, summary=f"timed out after {gate.timeout}s", log=log)
