@@ -120,6 +120,9 @@ class Workspace:
     def remote(self, name: str, files: dict[str, str | bytes]) -> Path:
         return make_remote(self.remotes / f"{name}.git", files)
 
+    def doit_argv(self) -> list[str]:
+        return [sys.executable, "-m", "doit"]
+
     def doit(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> Run:
         proc = subprocess.run(
             [sys.executable, "-m", "doit", *args],
