@@ -26,10 +26,11 @@ OTHER_SECRET = "planted-other-process-secret-91ad"
 LINGER = "27.1828"  # how long a left-behind process sleeps: its cmdline finds it
 
 
-def workspace_with(ws: Workspace, agent: str, gates: str = "[ruff]") -> Path:
-    remote = ws.remote("lib", LIB)
+def workspace_with(ws: Workspace, agent: str, gates: str = "[ruff]", files: dict | None = None) -> Path:
+    remote = ws.remote("lib", files or LIB)
     ws.write("repos.yaml", f"defaults:\n  gates: {gates}\nrepos:\n  lib: {{url: {remote}}}\n")
-    ws.write("tickets/T-1.md", f"---\nid: T-1\ntitle: Rename old_api\nrepos: [lib]\nagent: {agent}\n---\nGo.\n")
+    ticket = f"---\nid: T-1\ntitle: Rename old_api\nrepos: [lib]\nagent: {agent}\n---\nGo.\n"
+    ws.write("tickets/T-1.md", ticket)
     return remote
 
 
@@ -117,7 +118,7 @@ def test_a_hostile_agent_and_gate_change_nothing_outside_their_worktree(
     probe = f"touch {outside}/gate-ran; cat {home}/.ssh/id_rsa; echo gate > {remote}/gate; true"
     agent = '{kind: command, run: "sh $SHIPYARD_ROOT/codemods/escape.sh", inputs: [codemods/escape.sh]}'
     workspace_with(workspace, agent, gates=f"[ruff, {{name: probe, kind: command, run: '{probe}'}}]")
-    before_outside, before_remote = tree_snapshot(outside), tree_snapshot(remote)
+    before_outside = tree_snapshot(outside)
 
     run = workspace.doit("ship", env={"HOME": str(home), "GITLAB_TOKEN": FORGE_TOKEN})
     assert run.returncode == 0, run.out + run.err
@@ -129,7 +130,7 @@ def test_a_hostile_agent_and_gate_change_nothing_outside_their_worktree(
     branches = git(remote, "for-each-ref", "--format=%(refname:short)").split()
     assert sorted(branches) == ["main", "shipyard/T-1-rename-old-api"]
     after_remote = tree_snapshot(remote)
-    assert not {"planted-in-remote", "gate"} & set(after_remote)
+    assert not {"planted-in-remote", "gate"} & set(after_remote)  # nothing written into the remote
     patch = workspace.state("T-1", "lib", "patch.diff").read_text()
     assert "+def new_api(x):" in patch and "late" not in patch and "stolen" not in patch
     assert git(remote, "diff", "--stat", "main", "shipyard/T-1-rename-old-api").splitlines()[-1] == (
@@ -164,10 +165,9 @@ def test_shipyards_git_runs_nothing_a_mirror_config_or_gitattributes_name(
     for name in ("post-checkout", "pre-push", "reference-transaction", "pre-commit", "post-index-change"):
         (hooks / name).write_text(f"#!/bin/sh\ntouch {marks}/hook-{name}\n")
         (hooks / name).chmod(0o755)
-    remote = workspace.remote("lib", {**LIB, ".gitattributes": "* filter=evil diff=evil merge=evil\n"})
+    attributes = {**LIB, ".gitattributes": "* filter=evil diff=evil merge=evil\n"}
     agent = "{kind: command, run: \"sed -i 's/old_api/new_api/g' lib/__init__.py\"}"
-    workspace.write("repos.yaml", f"defaults:\n  gates: [ruff]\nrepos:\n  lib: {{url: {remote}}}\n")
-    workspace.write("tickets/T-1.md", f"---\nid: T-1\ntitle: Rename\nrepos: [lib]\nagent: {agent}\n---\nGo.\n")
+    remote = workspace_with(workspace, agent, files=attributes)
     assert workspace.doit("plan:T-1").returncode == 0  # makes the mirror
     mirror = workspace.state("mirrors", "lib.git")
     planted = {
@@ -196,7 +196,7 @@ def test_shipyards_git_runs_nothing_a_mirror_config_or_gitattributes_name(
     run = workspace.doit("ship")
     assert run.returncode == 0, run.out + run.err
     assert sorted(p.name for p in marks.iterdir()) == []
-    assert "new_api" in git(remote, "show", "shipyard/T-1-rename:lib/__init__.py")
+    assert "new_api" in git(remote, "show", "shipyard/T-1-rename-old-api:lib/__init__.py")
 
 
 @pytest.mark.parametrize("group", [False, True], ids=["doit-alone", "process-group"])
