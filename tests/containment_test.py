@@ -23,7 +23,7 @@ SSH_KEY = "-----PLANTED SSH KEY 7f3a9c-----"
 AWS_KEY = "planted-aws-secret-2b8e41"
 FORGE_TOKEN = "glpat-planted-forge-token-0c5d"
 OTHER_SECRET = "planted-other-process-secret-91ad"
-LINGER = "27.1828"  # how long a left-behind process sleeps: its cmdline finds it
+LINGER = "27.1828"  # how long a left-behind process sleeps: its cmdline finds it (one per test)
 
 
 def workspace_with(ws: Workspace, agent: str, gates: str = "[ruff]", files: dict | None = None) -> Path:
@@ -89,20 +89,20 @@ exit 0
 """
 
 
-def lingering() -> list[psutil.Process]:
+def lingering(marker: str) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["cmdline"]):
-        if LINGER in " ".join(proc.info["cmdline"] or []):
+        if marker in " ".join(proc.info["cmdline"] or []):
             found.append(proc)
     return found
 
 
-def gone(deadline_s: float = 10) -> bool:
+def gone(marker: str, deadline_s: float = 10) -> bool:
     """Whether every left-behind process is gone (the kernel takes a few ms to end a namespace)."""
     deadline = time.monotonic() + deadline_s
-    while lingering() and time.monotonic() < deadline:
+    while lingering(marker) and time.monotonic() < deadline:
         time.sleep(0.02)
-    return not lingering()
+    return not lingering(marker)
 
 
 def tree_snapshot(folder: Path) -> dict[str, bytes]:
@@ -137,7 +137,7 @@ def test_a_hostile_agent_and_gate_change_nothing_outside_their_worktree(
         " 1 file changed, 1 insertion(+), 1 deletion(-)"
     )
     assert _no_connection(planted["server"]), "the agent reached a server on 127.0.0.1"
-    assert gone(), "a process the agent left behind outlived its step"
+    assert gone(LINGER), "a process the agent left behind outlived its step"
     for secret in (SSH_KEY, AWS_KEY, FORGE_TOKEN, OTHER_SECRET):
         for path in workspace.state().rglob("*"):
             if path.is_file():
@@ -204,11 +204,12 @@ def test_kill_9_of_doit_leaves_no_agent_process_and_the_rerun_ships_only_the_cha
     workspace: Workspace, group: bool
 ) -> None:
     fast = workspace.root / "fast"  # the workspace is readable in the sandbox: the rerun's agent is quick
+    linger = "27.1831" if group else "27.1830"
     script = (
         f"sed -i 's/old_api/new_api/g' lib/__init__.py; "
-        f"(sleep {LINGER}; echo late > late.txt) & "
-        f"setsid sh -c 'sleep {LINGER}; echo late > late2.txt' & "
-        f"[ -e {fast} ] || sleep {LINGER}"
+        f"(sleep {linger}; echo late > late.txt) & "
+        f"setsid sh -c 'sleep {linger}; echo late > late2.txt' & "
+        f"[ -e {fast} ] || sleep {linger}"
     )
     remote = workspace_with(workspace, json.dumps({"kind": "command", "run": script}))
     proc = subprocess.Popen(
@@ -216,15 +217,15 @@ def test_kill_9_of_doit_leaves_no_agent_process_and_the_rerun_ships_only_the_cha
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 60
-    while len(lingering()) < 3 and time.monotonic() < deadline:
+    while len(lingering(linger)) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert len(lingering()) >= 3, "the agent never started"
+    assert len(lingering(linger)) >= 3, "the agent never started"
     if group:
         os.killpg(proc.pid, signal.SIGKILL)
     else:
         proc.kill()
     proc.wait()
-    assert gone(), [p.info["cmdline"] for p in lingering()]
+    assert gone(linger), [p.info["cmdline"] for p in lingering(linger)]
 
     fast.touch()
     run = workspace.doit("ship")
@@ -232,4 +233,4 @@ def test_kill_9_of_doit_leaves_no_agent_process_and_the_rerun_ships_only_the_cha
     branch = "shipyard/T-1-rename-old-api"
     assert git(remote, "diff", "--name-only", "main", branch).split() == ["lib/__init__.py"]
     assert "new_api" in git(remote, "show", f"{branch}:lib/__init__.py")
-    assert gone()
+    assert gone(linger)
