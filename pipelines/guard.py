@@ -1,162 +1,160 @@
 """The runtime guard: one policy, used as an agent's PreToolUse hook and on the finished patch.
 
-As a hook (`python -m pipelines.guard hook --worktree W --log guard.jsonl [--protect GLOB ...]`)
-it reads Claude Code's (or Codex's) hook JSON on stdin and refuses, with a reason the agent can
-act on, what a coding agent must not do: push or commit, skip hooks, write outside its worktree,
-read credentials, pipe a download into a shell, edit protected paths. It fails closed: any error
-refuses. After the agent, `check_patch` holds the patch to the same policy.
+As a hook it is the command `hook_command` builds, `python -I -S /abs/path/pipelines/guard.py hook
+--worktree W --log guard.jsonl [--protect GLOB]...`, which Claude Code and Codex run through `sh -c`
+in the worktree with the agent's environment. Isolated (-I: neither the cwd nor this folder nor any
+PYTHON* variable on its path; -S: no site-packages, no .pth file), nothing in the worktree or that
+environment can stand in for its code: it imports only the standard library, and its siblings load
+from this file's folder by absolute path. It reads the hook JSON on stdin and answers with an
+explicit allow or a deny whose reason the agent reads; the shell around it turns anything else (a
+crash, a hang past its time limit, any other output or exit status) into exit 2, a refusal.
+
+guard_shell reads shell text, guard_walk and guard_programs find what it would run, guard_rules
+and guard_git judge each command, guard_policy judges paths. After the agent, `check_patch`
+(guard_patch) holds the patch to the same policy.
 """
 
 from __future__ import annotations
 
-import argparse
-import fnmatch
+import importlib
 import json
 import os
-import re
 import shlex
+import signal
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+import types
+from collections.abc import Sequence
+from dataclasses import asdict
 
-PROTECTED = (
-    ".github/**", ".gitlab-ci.yml", ".gitlab/**", ".circleci/**", ".pre-commit-config.yaml",
-    "ruff.toml", ".ruff.toml", "pytest.ini", "tox.ini", "tach.toml", ".claude/settings*.json",
-    ".codex/**", ".gitleaks.toml", ".secrets.baseline",
-)  # fmt: skip
-CREDENTIALS = re.compile(
-    r"(^|/)(\.ssh(/|$)|\.env(\.[\w-]+)?$|[^/]*\.pem$|id_(rsa|ed25519|ecdsa|dsa)\b|\.netrc$|"
-    r"\.git-credentials$|\.aws/credentials$|\.config/gh/hosts\.yml$|\.npmrc$|\.pypirc$|[^/]*token[^/]*$)"
-)
-SHELL_RULES = (
-    (re.compile(r"\bgit\b[^;&|]*\bpush\b"), "git-push", "do not push: shipyard pushes the branch itself"),
-    (re.compile(r"\bgit\b[^;&|]*\bcommit\b"), "git-commit", "do not commit: shipyard commits the patch"),
-    (re.compile(r"--no-verify\b"), "no-verify", "do not skip hooks with --no-verify"),
-    (re.compile(r"\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+)?\w*sh\b"), "pipe-to-shell",
-     "do not pipe a download into a shell"),
-)  # fmt: skip
-WRITERS = {"cp", "mv", "tee", "rm", "touch", "mkdir", "ln", "install", "dd", "truncate", "chmod"}
-EDIT_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
-SUPPRESSION = re.compile(
-    r"#\s*noqa\b|#\s*type:\s*ignore|#\s*pragma:\s*no cover|eslint-disable|pylint:\s*disable|@ts-ignore"
-)
-SECRET = re.compile(
-    r"AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|ghp_[A-Za-z0-9]{36}|glpat-[A-Za-z0-9_-]{20}|"
-    r"xox[bp]-[A-Za-z0-9-]{10,}|sk-ant-[A-Za-z0-9_-]{20,}"
-)
-TEST_FILE = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.(py|go)$|[^/]*\.(test|spec)\.[jt]sx?$)")
+TYPE_CHECKING = False  # typing's own, without the import: the hook starts on every tool call
+HERE = os.path.realpath(__file__)
+TIME_LIMIT = 8.0  # seconds the guard may take to decide; the shell's `timeout` kills it 1 s later
 
 
-@dataclass(frozen=True)
-class Refusal:
-    rule: str
-    reason: str
+def _package() -> str:
+    """Where the siblings load from: `pipelines` when imported, a private package when run as the hook."""
+    if __package__:
+        return __package__
+    name = "_shipyard_guard"
+    if name not in sys.modules:
+        package = types.ModuleType(name)
+        package.__path__ = [os.path.dirname(HERE)]  # this folder, by absolute path: not sys.path or the cwd
+        sys.modules[name] = package
+    return name
 
 
-@dataclass(frozen=True)
-class Policy:
-    worktree: Path
-    protected: tuple[str, ...] = PROTECTED
+if TYPE_CHECKING:
+    from os import PathLike
+    from typing import Any
 
-    def inside(self, path: str, cwd: Path) -> bool:
-        target = Path(os.path.expanduser(path))
-        target = (target if target.is_absolute() else cwd / target).resolve()
-        root = self.worktree.resolve()
-        return target == root or root in target.parents
+    from pipelines import guard_patch, guard_policy, guard_rules, guard_shell, guard_walk
+else:
+    guard_policy = importlib.import_module(f"{_package()}.guard_policy")
+    guard_shell = importlib.import_module(f"{_package()}.guard_shell")
+    guard_walk = importlib.import_module(f"{_package()}.guard_walk")
+    guard_rules = importlib.import_module(f"{_package()}.guard_rules")
+    guard_patch = importlib.import_module(f"{_package()}.guard_patch")
 
-    def relative(self, path: str, cwd: Path) -> str:
-        target = Path(os.path.expanduser(path))
-        target = (target if target.is_absolute() else cwd / target).resolve()
-        return target.relative_to(self.worktree.resolve()).as_posix()
+PROTECTED = guard_policy.PROTECTED
+Policy = guard_policy.Policy
+Refusal = guard_policy.Refusal
+check_patch = guard_patch.check_patch
 
-    def is_protected(self, relative: str) -> bool:
-        return any(fnmatch.fnmatch(relative, glob) for glob in self.protected)
+SHELL_TOOLS = {"Bash", "shell", "exec_command", "local_shell", "unified_exec"}
+PATCH_TOOLS = {"apply_patch", "applypatch"}
+EDIT_TOOLS = {
+    "Write": "file_path",
+    "Edit": "file_path",
+    "MultiEdit": "file_path",
+    "NotebookEdit": "notebook_path",
+}
+READ_TOOLS = {
+    "Read": ("file_path",), "NotebookRead": ("notebook_path",), "LS": ("path",), "Glob": ("path", "pattern"),
+    "Grep": ("path",), "read_file": ("file_path", "path"), "view_image": ("path",), "list_dir": ("dir_path",),
+    "grep_files": ("path",),
+}  # fmt: skip
+# Tools that touch no file and run nothing the hook does not see (a subagent's own calls come here too).
+QUIET_TOOLS = {
+    "TodoWrite", "TodoRead", "Task", "Agent", "TaskOutput", "Skill", "BashOutput", "KillShell", "KillBash",
+    "ExitPlanMode", "EnterPlanMode", "AskUserQuestion", "update_plan", "spawn_agent", "wait_agent",
+    "close_agent", "send_input", "resume_agent", "request_user_input",
+}  # fmt: skip
+WEB_TOOLS = {"WebFetch", "WebSearch", "web_search", "web_fetch"}
+ALLOW = json.dumps({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}})
+DENIED = '{"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", '
 
 
-def check_tool(policy: Policy, tool: str, tool_input: dict[str, Any], cwd: Path) -> Refusal | None:
+def check_tool(
+    policy: Policy, tool: str, tool_input: dict[str, Any], cwd: str | PathLike[str]
+) -> Refusal | None:
     """The refusal of one tool call, or None when the agent may go ahead."""
-    if tool == "Bash":
-        return _check_shell(policy, str(tool_input.get("command", "")), cwd)
-    path = tool_input.get("file_path") or tool_input.get("notebook_path") or tool_input.get("path")
-    if not isinstance(path, str):
-        return None
-    if CREDENTIALS.search(os.path.expanduser(path)):
-        return Refusal("credentials", f"{path} holds credentials; the change must not need them")
+    if tool in SHELL_TOOLS or tool in PATCH_TOOLS:
+        command = next((tool_input[k] for k in ("command", "cmd", "patch", "input") if k in tool_input), "")
+        if isinstance(command, list):
+            command = shlex.join(str(word) for word in command)
+        if not isinstance(command, str):
+            return Refusal("unreadable", f"the guard cannot read this {tool} call's command")
+        workdir = tool_input.get("workdir")
+        here = os.path.join(cwd, workdir) if isinstance(workdir, str) else os.fspath(cwd)
+        if tool in PATCH_TOOLS:
+            return check_apply_patch(policy, command, here)
+        return check_shell(policy, command, here)
     if tool in EDIT_TOOLS:
-        if not policy.inside(path, cwd):
-            return Refusal("outside-worktree", f"{path} is outside the repo's worktree {policy.worktree}")
-        if policy.is_protected(policy.relative(path, cwd)):
-            return Refusal("protected-path", f"{path} is protected in this repo (gate or CI config)")
-    return None
+        path = tool_input.get(EDIT_TOOLS[tool])
+        if not isinstance(path, str) or not path:
+            return Refusal("unreadable", f"the guard cannot tell which file this {tool} call writes")
+        return policy.write(path, cwd)
+    if tool in READ_TOOLS:
+        for key in READ_TOOLS[tool]:
+            if isinstance(path := tool_input.get(key), str) and (refusal := policy.read(path, cwd)):
+                return refusal
+        pattern = tool_input.get("glob")
+        if tool == "Grep" and isinstance(pattern, str) and policy.is_credential(pattern, pattern):
+            return Refusal(
+                "credentials", f"files matching {pattern} hold credentials; the change must not need them"
+            )
+        return None
+    if tool == "write_stdin" and tool_input.get("chars"):
+        return Refusal(
+            "interactive", "write commands as shell calls the guard can see, not to a session's stdin"
+        )
+    if tool in QUIET_TOOLS or tool == "write_stdin":
+        return None
+    if tool in WEB_TOOLS:
+        return Refusal(
+            "web", "no web access: fetched pages can carry instructions and URLs can carry code out"
+        )
+    if tool.startswith("mcp__"):
+        return Refusal(
+            "mcp-tool", f"{tool} is an MCP tool; shipyard's agents work with the worktree's tools only"
+        )
+    return Refusal("unknown-tool", f"{tool} is not a tool the guard knows, so it is refused")
 
 
-def _check_shell(policy: Policy, command: str, cwd: Path) -> Refusal | None:
-    for pattern, rule, reason in SHELL_RULES:
-        if pattern.search(command):
-            return Refusal(rule, reason)
-    words = _words(command)
-    for word in words:
-        path_like = "/" in word or word.startswith(("~", "."))
-        if path_like and CREDENTIALS.search(os.path.expanduser(word)):
-            return Refusal("credentials", f"{word} holds credentials; the change must not need them")
-    for target in _write_targets(command, words):
-        if not policy.inside(target, cwd):
-            return Refusal("outside-worktree", f"{target} is outside the repo's worktree {policy.worktree}")
-        if policy.is_protected(policy.relative(target, cwd)):
-            return Refusal("protected-path", f"{target} is protected in this repo (gate or CI config)")
-    if re.search(r"\bgit\b[^;&|]*\breset\b[^;&|]*--hard", command):
-        for where in re.findall(r"(?:\bgit\s+-C\s+|\bcd\s+)(\S+)", command):
-            if not policy.inside(where, cwd):
-                return Refusal("reset-outside", f"git reset --hard outside the worktree ({where})")
-    return None
-
-
-def _words(command: str) -> list[str]:
+def check_shell(policy: Policy, command: str, cwd: str | PathLike[str]) -> Refusal | None:
+    """The refusal of a shell command: of the first thing it would run that the policy refuses."""
     try:
-        return shlex.split(command, comments=True)
-    except ValueError:
-        return command.split()
+        found = guard_walk.invocations(command, os.fspath(cwd), policy.env, policy.root)
+    except guard_shell.ShellError as err:
+        return Refusal("unreadable", f"the guard cannot read this command ({err}); write it more simply")
+    for invocation in found:
+        if refusal := guard_rules.check(policy, invocation):
+            return refusal
+    return None
 
 
-def _write_targets(command: str, words: list[str]) -> Iterator[str]:
-    """Paths a shell command writes to, as far as can be told: redirections, writers' paths, sed -i."""
-    yield from re.findall(r"(?<![<0-9&])>>?\s*([^\s;&|]+)", command)
-    for index, word in enumerate(words):
-        name = os.path.basename(word)
-        if name in WRITERS or (name == "sed" and any(w.startswith("-i") for w in words[index + 1 :])):
-            for arg in words[index + 1 :]:
-                if arg in {";", "&&", "||", "|"}:
-                    break
-                if not arg.startswith("-") and ("/" in arg or arg.startswith("~") or arg == ".."):
-                    yield arg
+def check_apply_patch(policy: Policy, patch: str, cwd: str | PathLike[str]) -> Refusal | None:
+    """Codex's apply_patch, judged like Write/Edit on every file it adds, updates, moves or deletes."""
+    paths = guard_rules.APPLY_PATCH.findall(patch)
+    if not paths:
+        return Refusal("unreadable", "the guard found no `*** Add/Update/Delete File:` header in this patch")
+    for path in paths:
+        if refusal := policy.write(path, cwd):
+            return refusal
+    return None
 
 
-def check_patch(patch: str, protected: Sequence[str] = PROTECTED) -> list[Refusal]:
-    """The policy applied after the fact to a unified diff, for every agent."""
-    found: list[Refusal] = []
-    current = ""
-    for line in patch.splitlines():
-        if line.startswith("diff --git "):
-            parts = line.split(" b/", 1)
-            current = parts[1] if len(parts) == 2 else ""
-            old = line[len("diff --git a/") :].split(" b/", 1)[0]
-            if any(fnmatch.fnmatch(p, g) for p in (old, current) for g in protected):
-                found.append(Refusal("protected-path", f"the patch changes protected {current}"))
-        elif line.startswith("deleted file mode") and TEST_FILE.search(current):
-            found.append(Refusal("deleted-test", f"the patch deletes the test file {current}"))
-        elif line.startswith("+") and not line.startswith("+++"):
-            if SUPPRESSION.search(line):
-                found.append(
-                    Refusal("new-suppression", f"{current} adds a lint suppression: {line[1:].strip()[:80]}")
-                )
-            if SECRET.search(line):
-                found.append(Refusal("secret", f"{current} adds what looks like a secret"))
-    return found
-
-
-def record(log: Path, tool: str, tool_input: Any, refusal: Refusal) -> None:
+def record(log: str | PathLike[str], tool: str, tool_input: Any, refusal: Refusal) -> None:
     """Append one refusal to guard.jsonl (one line per refusal, appended whole)."""
     line = json.dumps({"tool": tool, "input": tool_input, **asdict(refusal)}, sort_keys=True) + "\n"
     with open(log, "a") as f:
@@ -171,47 +169,81 @@ def deny(reason: str) -> str:
     })  # fmt: skip
 
 
-def hook_command(worktree: Path, log: Path | None, protected: Sequence[str]) -> str:
-    """The shell command that runs this guard as an agent's hook (Claude Code's and Codex's)."""
-    argv = [sys.executable, "-m", "pipelines.guard", "hook", "--worktree", str(worktree)]
-    argv += ["--log", str(log or os.devnull)]
+def hook_command(
+    worktree: str | PathLike[str],
+    log: str | PathLike[str] | None,
+    protected: Sequence[str],
+    *,
+    limit: float = TIME_LIMIT,
+    python: str = "",
+) -> str:
+    """The shell command that runs this guard as an agent's hook (Claude Code's and Codex's).
+
+    The guard must print its explicit allow or a deny, exit 0, and do so within `limit` seconds;
+    anything else (a crash, a kill, any other output or status) becomes exit 2, which both agents
+    take as a refusal. The allow itself reaches the agent as no output at all: the agent's own
+    permission settings still apply (Claude Code's "allow" would bypass them, and Codex 0.169
+    reports it as an unsupported answer).
+    """
+    argv = [python or sys.executable, "-I", "-S", HERE, "hook", "--worktree", os.fspath(worktree)]
+    argv += ["--log", os.fspath(log or os.devnull), "--limit", f"{limit:g}"]
     for glob in protected:
         argv += ["--protect", glob]
-    return shlex.join(argv)
+    import shutil  # here, not at the top: the hook itself never needs it
+
+    timeout = shutil.which("timeout")  # the guard's own alarm fires first; this kills a guard that hangs
+    guard = shlex.join([timeout, "-k", "1", f"{limit + 1:g}", *argv] if timeout else argv)
+    failed = "shipyard guard: the guard failed (status $?), so this action is refused"
+    silent = "shipyard guard: the guard gave no decision, so this action is refused"
+    return (
+        f'o=$({guard}) || {{ echo "{failed}" >&2; exit 2; }}; case "$o" in '
+        f"{shlex.quote(ALLOW)}) exit 0;; {shlex.quote(DENIED)}*) printf '%s\\n' \"$o\"; exit 0;; esac; "
+        f"echo {shlex.quote(silent)} >&2; exit 2"
+    )
 
 
-def hook(argv: Sequence[str], stdin: str) -> str | None:
-    """The hook's decision: a deny JSON to print, or None to let the tool run."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.guard hook")
-    parser.add_argument("--worktree", required=True, type=Path)
-    parser.add_argument("--log", required=True, type=Path)
-    parser.add_argument("--protect", action="append", default=None)
-    args = parser.parse_args(argv)
+def hook(argv: Sequence[str], stdin: str) -> str:
+    """The hook's decision, as the JSON to print: ALLOW, or a deny with its reason."""
+    options: dict[str, list[str]] = {"--worktree": [], "--log": [], "--protect": [], "--limit": []}
+    if len(argv) % 2:
+        raise ValueError(f"an option without its value in {list(argv)}")
+    for flag, value in zip(argv[::2], argv[1::2], strict=True):
+        options[flag].append(value)  # an unknown option is a KeyError: refused
+    worktree, log = options["--worktree"][-1], options["--log"][-1]
     event = json.loads(stdin)
     tool, tool_input = event["tool_name"], event.get("tool_input") or {}
-    policy = Policy(args.worktree, tuple(args.protect) if args.protect is not None else PROTECTED)
-    refusal = check_tool(policy, tool, tool_input, Path(event.get("cwd") or args.worktree))
+    if not isinstance(tool, str) or not isinstance(tool_input, dict | str):
+        raise ValueError("tool_name must be a string and tool_input an object")
+    tool_input = {"command": tool_input} if isinstance(tool_input, str) else tool_input
+    policy = Policy(worktree, tuple(options["--protect"]) or PROTECTED, dict(os.environ))
+    refusal = check_tool(policy, tool, tool_input, event.get("cwd") or worktree)
     if refusal is None:
-        return None
-    record(args.log, tool, tool_input, refusal)
+        return ALLOW
+    record(log, tool, tool_input, refusal)
     return deny(f"shipyard guard: {refusal.reason}")
+
+
+def _expire(signum: int, frame: types.FrameType | None) -> None:
+    raise TimeoutError("the guard took too long")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] != "hook":
         print(
-            "usage: python -m pipelines.guard hook --worktree DIR --log FILE [--protect GLOB]...",
-            file=sys.stderr,
+            "usage: guard.py hook --worktree DIR --log FILE [--protect GLOB]... [--limit S]", file=sys.stderr
         )
         return 2
     try:
+        limit = float(argv[argv.index("--limit") + 1]) if "--limit" in argv else TIME_LIMIT
+        signal.signal(signal.SIGALRM, _expire)
+        signal.setitimer(signal.ITIMER_REAL, limit)
         decision = hook(argv[1:], sys.stdin.read())
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        print(decision, flush=True)
     except BaseException as err:  # fail closed: a guard that cannot decide refuses
-        print(f"shipyard guard could not check this action ({err!r}); it is refused", file=sys.stderr)
+        print(f"shipyard guard: could not check this action ({err!r}); it is refused", file=sys.stderr)
         return 2
-    if decision is not None:
-        print(decision)
     return 0
 
 
