@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SHADOWS = {
     "pipelines/__init__.py": "",
     "pipelines/guard.py": f"print({guard.ALLOW!r})\n",
+    "pipelines/guard/__init__.py": f"print({guard.ALLOW!r})\n",
+    "pipelines/guard/hook.py": f"print({guard.ALLOW!r})\n",
     "shlex.py": f"import sys\nprint({guard.ALLOW!r})\nsys.exit(0)\n",
     "json.py": "raise SystemExit(1)\n",
     "re.py": "raise SystemExit(1)\n",
@@ -82,7 +84,7 @@ def test_the_hook_protects_what_the_repo_says(work: Path) -> None:
 
 def test_the_hook_command_runs_the_guard_isolated_by_absolute_path(work: Path) -> None:
     command = hook_command(work, None, PROTECTED)
-    assert f"{sys.executable} -I -S {ROOT / 'pipelines/guard.py'} hook" in command
+    assert f"{sys.executable} -I -S {ROOT / 'pipelines/guard/hook.py'} hook" in command
     assert "-m pipelines" not in command
 
 
@@ -209,7 +211,7 @@ def test_a_non_editable_install_runs_its_own_guard_whatever_the_worktree_holds(
         [sys.executable, "-S", "-c", program, str(installed), str(work)],
         cwd=work.parent, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    assert str(installed / "pipelines/guard.py") in command
+    assert str(installed / "pipelines/guard/hook.py") in command
     code, out, _ = run(command, work, "Bash", {"command": "git push"}, work.parent / "home")
     assert code == 0 and json.loads(out)["hookSpecificOutput"]["permissionDecision"] == "deny"
     assert run(command, work, "Bash", {"command": "ls"}, work.parent / "home") == (0, "", "")

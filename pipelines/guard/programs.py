@@ -15,7 +15,7 @@ from dataclasses import replace
 
 TYPE_CHECKING = False  # typing's own, without the import: the hook starts on every tool call
 if TYPE_CHECKING:
-    from .guard_walk import Invocation, Walker
+    from .walk import Invocation, Walker
 
 SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "rbash"}
 INTERPRETERS = {

@@ -1,7 +1,7 @@
-"""The guard's rules for shell commands: what each command guard_walk found would do, judged.
+"""The guard's rules for shell commands: what each command the walk found would do, judged.
 
 Refused: pushing or committing in any spelling, skipping hooks, changing git's config, refs,
-remotes or worktrees (guard_git), publishing, talking to a forge or another host, the machine's
+remotes or worktrees (git_rules), publishing, talking to a forge or another host, the machine's
 services, running what a download or a decoding printed, naming the model's key or saving or
 sending the environment that holds it, reading credentials, writing outside the worktree or to
 its protected paths. Arguments are data: `grep -r "git push" .` and `git log --format='%h commit
@@ -15,10 +15,10 @@ import os
 import re
 from itertools import islice
 
-from . import guard_git
-from .guard_policy import DEVICES, Policy, Refusal
-from .guard_programs import INTERPRETERS, PRODUCERS, SHELLS
-from .guard_walk import SECRET_VAR, Invocation
+from . import git_rules as guard_git
+from .policy import DEVICES, Policy, Refusal
+from .programs import INTERPRETERS, PRODUCERS, SHELLS
+from .walk import SECRET_VAR, Invocation
 
 FORGES = {"gh", "hub", "glab", "lab", "tea"}
 PUBLISH = {

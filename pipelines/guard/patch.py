@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .guard_policy import PROTECTED, Refusal
+from .policy import PROTECTED, Refusal
 
 SUPPRESSIONS = {
     "noqa": r"#\s*(ruff:\s*|flake8:\s*)?noqa\b",

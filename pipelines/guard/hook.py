@@ -1,6 +1,6 @@
-"""The runtime guard: one policy, used as an agent's PreToolUse hook and on the finished patch.
+"""The guard as an agent's PreToolUse hook, and the checks of one tool call.
 
-As a hook it is the command `hook_command` builds, `python -I -S /abs/path/pipelines/guard.py hook
+As a hook it is the command `hook_command` builds, `python -I -S /abs/path/pipelines/guard/hook.py hook
 --worktree W --log guard.jsonl [--protect GLOB]...`, which Claude Code and Codex run through `sh -c`
 in the worktree with the agent's environment. Isolated (-I: neither the cwd nor this folder nor any
 PYTHON* variable on its path; -S: no site-packages, no .pth file), nothing in the worktree or that
@@ -9,9 +9,9 @@ from this file's folder by absolute path. It reads the hook JSON on stdin and an
 explicit allow or a deny whose reason the agent reads; the shell around it turns anything else (a
 crash, a hang past its time limit, any other output or exit status) into exit 2, a refusal.
 
-guard_shell reads shell text, guard_walk and guard_programs find what it would run, guard_rules
-and guard_git judge each command, guard_policy judges paths. After the agent, `check_patch`
-(guard_patch) holds the patch to the same policy.
+`shell` reads shell text, `walk` and `programs` find what it would run, `rules` and `git_rules`
+judge each command, `policy` judges paths. After the agent, `check_patch` (`patch`) holds the
+patch to the same policy.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ TIME_LIMIT = 8.0  # seconds the guard may take to decide; the shell's `timeout` 
 
 
 def _package() -> str:
-    """Where the siblings load from: `pipelines` when imported, a private package when run as the hook."""
+    """Where the siblings load from: `pipelines.guard` when imported, a private package as the hook."""
     if __package__:
         return __package__
     name = "_shipyard_guard"
@@ -47,13 +47,17 @@ if TYPE_CHECKING:
     from os import PathLike
     from typing import Any
 
-    from pipelines import guard_patch, guard_policy, guard_rules, guard_shell, guard_walk
+    from pipelines.guard import patch as guard_patch
+    from pipelines.guard import policy as guard_policy
+    from pipelines.guard import rules as guard_rules
+    from pipelines.guard import shell as guard_shell
+    from pipelines.guard import walk as guard_walk
 else:
-    guard_policy = importlib.import_module(f"{_package()}.guard_policy")
-    guard_shell = importlib.import_module(f"{_package()}.guard_shell")
-    guard_walk = importlib.import_module(f"{_package()}.guard_walk")
-    guard_rules = importlib.import_module(f"{_package()}.guard_rules")
-    guard_patch = importlib.import_module(f"{_package()}.guard_patch")
+    guard_policy = importlib.import_module(f"{_package()}.policy")
+    guard_shell = importlib.import_module(f"{_package()}.shell")
+    guard_walk = importlib.import_module(f"{_package()}.walk")
+    guard_rules = importlib.import_module(f"{_package()}.rules")
+    guard_patch = importlib.import_module(f"{_package()}.patch")
 
 PROTECTED = guard_policy.PROTECTED
 Policy = guard_policy.Policy
@@ -231,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] != "hook":
         print(
-            "usage: guard.py hook --worktree DIR --log FILE [--protect GLOB]... [--limit S]", file=sys.stderr
+            "usage: hook.py hook --worktree DIR --log FILE [--protect GLOB]... [--limit S]", file=sys.stderr
         )
         return 2
     try:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import re
 
-from .guard_policy import Policy, Refusal
-from .guard_walk import Invocation
+from .policy import Policy, Refusal
+from .walk import Invocation
 
 PUSH = ("git-push", "do not push: shipyard pushes the branch itself")
 COMMIT = (

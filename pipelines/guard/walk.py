@@ -1,4 +1,4 @@
-"""What a shell command would run, where and on what: guard_shell's commands expanded and unwrapped.
+"""What a shell command would run, where and on what: the shell parser's commands expanded and unwrapped.
 
 Variables expand as the shell would, from the agent's environment and the assignments made earlier
 in the same text (an unknown one is empty, as in the shell, but stays a word: the guard sees the
@@ -14,8 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from . import guard_programs
-from .guard_shell import Command, Sub, Var, Word, parse
+from . import programs as guard_programs
+from .shell import Command, Sub, Var, Word, parse
 
 SECRET_VAR = re.compile(
     r"(^|_)(API_?KEY|ACCESS_KEY|PRIVATE_KEY|TOKEN|SECRET|PASSW(OR)?D|CREDENTIALS?)$", re.I

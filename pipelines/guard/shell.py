@@ -4,7 +4,7 @@
 substitution that runs a command (`$(...)`, backticks, `<(...)`, `>(...)`, `${x:-$(...)}`, and
 those in unquoted here-documents) as commands of its own. Quotes are removed the way the shell
 removes them, so a quoted argument stays one word (`grep "git push"` is grep with one pattern).
-Nothing is expanded here: a word keeps its variables and substitutions as parts (guard_walk
+Nothing is expanded here: a word keeps its variables and substitutions as parts (`walk`
 expands them). Each character is read once; nesting deeper than `MAX_DEPTH` is an error.
 """
 
