@@ -4,9 +4,10 @@
 
 For each N it builds N small repos, each pushed to its own bare remote, then times, each in a
 fresh subprocess on its own copy of the remotes: shipyard's `doit ship` (gates off), the no-op
-rerun, `doit ship` with the ruff gate, and all-repos (`all-repos-clone` + `all-repos-sed`, in a
-virtualenv cached under ~/.cache/shipyard-bench/). Peak RSS is the largest sum of the RSS of the
-measured process and all its descendants, sampled every 50 ms. It prints figures, asserts none.
+rerun, `doit ship` with the sandbox off (`sandbox: off` in repos.yaml's defaults), `doit ship`
+with the ruff gate, and all-repos (`all-repos-clone` + `all-repos-sed`, in a virtualenv cached
+under ~/.cache/shipyard-bench/). Peak RSS is the largest sum of the RSS of the measured process
+and all its descendants, sampled every 50 ms. It prints figures, asserts none.
 """
 
 from __future__ import annotations
@@ -168,23 +169,30 @@ def check_branches(remotes: dict[str, Path], branch: str, label: str) -> None:
         raise BenchError(f"{label}: {branch} missing on {len(missing)} remotes: {missing[:5]}")
 
 
-def shipyard(root: Path, name: str, gates: list[str], reruns: int, second: bool = False) -> list[Run]:
+def shipyard(
+    root: Path, name: str, gates: list[str], reruns: int, second: bool = False, sandbox: bool = True
+) -> list[Run]:
     """A fresh workspace on fresh remotes: `doit ship`, then `reruns` more `doit ship`; with
-    `second`, then a second ticket on the same bases."""
+    `second`, then a second ticket on the same bases; without `sandbox`, `sandbox: off`."""
     remotes = copy_remotes(root, f"remotes-{name}")
     ws = root / f"ws-{name}"
     (ws / "tickets").mkdir(parents=True)
     (ws / "dodo.py").write_text(DODO)
     (ws / "tickets" / "BENCH-1.md").write_text(TICKET)
     repos = "".join(f"  {n}:\n    url: {p}\n" for n, p in remotes.items())
+    off = "" if sandbox else "  sandbox: off\n"
     (ws / "repos.yaml").write_text(
-        f"defaults:\n  gates: {json.dumps(gates)}\n  forge: {{kind: local}}\nrepos:\n{repos}"
+        f"defaults:\n  gates: {json.dumps(gates)}\n  forge: {{kind: local}}\n{off}repos:\n{repos}"
     )
     doit = [str(BIN / "doit"), "ship"]
     runs = [measure(doit, ws, ENV, root / f"{name}-0.log")]
     shipped = json.loads((ws / "state" / "BENCH-1" / "ship.json").read_text())["repos"]
     if sum(r["mr"].get("state") == "open" for r in shipped) != len(remotes):
         raise BenchError(f"shipyard {name}: {len(shipped)} repos planned, not all opened: {ws}")
+    agents = [(ws / "state" / "BENCH-1" / n / "agent.json").read_text() for n in remotes]
+    unconfined = sum("sandbox: off" in a for a in agents)
+    if unconfined != (0 if sandbox else len(remotes)):
+        raise BenchError(f"shipyard {name}: {unconfined} repos ran with the sandbox off: {ws}")
     check_branches(remotes, SHIP_BRANCH, f"shipyard {name}")
     runs += [measure(doit, ws, ENV, root / f"{name}-{i + 1}.log") for i in range(reruns)]
     if second:
@@ -275,6 +283,7 @@ def bench(n: int, bin_dir: Path, keep: bool) -> list[str]:
         make_remotes(root, n)
         print(f"\n== {n} repos (built in {time.monotonic() - began:.1f}s under {root})", flush=True)
         ship, noop = shipyard(root, "nogates", [], reruns=1)
+        (unboxed,) = shipyard(root, "nosandbox", [], reruns=0, sandbox=False)
         (ruff,) = shipyard(root, "ruff", ["ruff"], reruns=0)
         clone, sed = all_repos(root, bin_dir)
         clone4, sed4 = all_repos(root, bin_dir, jobs=SHIPYARD_JOBS)
@@ -289,6 +298,7 @@ def bench(n: int, bin_dir: Path, keep: bool) -> list[str]:
     print(f"{'':<30} {'wall s':>9} {'peak RSS MiB':>13} {'/ all-repos':>12} {'meets target':>13}")
     print(row("shipyard ship (gates off)", ship, ar.wall, ship.wall <= ar.wall and small(ship)))
     print(row("shipyard no-op rerun", noop, None, noop.wall <= noop_target and small(noop)))
+    print(row("shipyard ship, sandbox off", unboxed, ar.wall, None))
     print(row("shipyard ship + ruff gate", ruff, ar.wall, small(ruff)))
     print(row("all-repos clone+sed", ar, None, None))
     print(row("  all-repos-clone", clone, None, None))
@@ -296,6 +306,8 @@ def bench(n: int, bin_dir: Path, keep: bool) -> list[str]:
     print(row(f"all-repos clone+sed -j{SHIPYARD_JOBS}", ar4, None, None))
     ratio = ship.wall / ar4.wall
     print(f"shipyard ship (gates off) against all-repos with sed -j{SHIPYARD_JOBS}: {ratio:.2f}x")
+    extra = (ship.wall - unboxed.wall) / n * 1000
+    print(f"sandbox on against off (gates off): {ship.wall / unboxed.wall:.2f}x, {extra:.0f} ms per repo")
     print(
         f"all-repos jobs: clone -j{default_jobs(bin_dir / 'all-repos-clone')}, "
         f"sed -j{default_jobs(bin_dir / 'all-repos-sed')} (their defaults); shipyard: its "
