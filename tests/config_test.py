@@ -46,6 +46,14 @@ CASES = {
         case(repos=REPOS.replace("    url: ../remotes/lib.git\n", "")),
         "repos.yaml:5: repos.lib.url: required key is missing",
     ),
+    "sandbox not on or off": (
+        case(repos=REPOS + "    sandbox: sometimes\n"),
+        "repos.yaml:8: repos.lib.sandbox: ",
+    ),
+    "gate network not a boolean": (
+        case(repos=REPOS.replace("gates: [ruff]", "gates: [{name: ruff, network: wide}]")),
+        "repos.yaml:3: defaults.gates[0].network: ",
+    ),
     "unknown gate": (
         case(repos=REPOS.replace("gates: [ruff]", "gates: [ruff, rufff]")),
         "repos.yaml:3: defaults.gates[1]: unknown gate 'rufff'; "
