@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,9 +99,7 @@ def test_a_create_whose_answer_times_out_is_found_not_repeated(
     fake: FakeGitHub, remote: Path, tmp_path: Path
 ):
     fake.stall_next_create(1.5)  # longer than the client's 1 s timeout
-    started = time.monotonic()
     record = forge.publish(settings(fake), request(remote, tmp_path))
-    assert time.monotonic() - started < 5
     [pull] = fake.pulls("acme/app")
     assert record["number"] == pull["number"]
     assert len(fake.seen("POST", r"/pulls$")) == 1  # the retry looked first, and found it

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -133,16 +132,13 @@ def test_a_crash_is_a_refusal(work: Path) -> None:
 def test_a_guard_that_hangs_is_stopped_and_refuses(work: Path) -> None:
     log = work.parent / "guard.jsonl"
     os.mkfifo(log)  # recording the refusal blocks forever: the guard's own time limit ends it
-    started = time.monotonic()
     command = hook_command(work, log, PROTECTED, limit=0.5)
     code, out, err = run(command, work, "Bash", {"command": "git push"}, work.parent / "home")
-    assert (code, out) == (2, "") and "took too long" in err
-    assert time.monotonic() - started < 1.4  # before `timeout` would have killed it
+    assert (code, out) == (2, "") and "took too long" in err  # its own alarm, before `timeout`
     sleeper = fake_python(work.parent, "exec sleep 30")  # a guard that never answers: `timeout` kills it
-    started = time.monotonic()
     command = hook_command(work, None, PROTECTED, limit=0.2, python=sleeper)
     code, out, err = run(command, work, "Bash", {"command": "ls"}, work.parent / "home")
-    assert (code, out) == (2, "") and "refused" in err and time.monotonic() - started < 10
+    assert (code, out) == (2, "") and "refused" in err
 
 
 def shadowed(work: Path) -> Path:
