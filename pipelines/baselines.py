@@ -6,24 +6,27 @@ cached in `state/baselines/REPO/SHA/GATE.json` and shared by every ticket on tha
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import asdict, replace
 from typing import Any
 
 from filelock import FileLock
 
-from pipelines import git, plugins, worktrees
+from pipelines import envs, git, plugins, worktrees
 from pipelines.config import GateSpec, Workspace
 from pipelines.files import read_json, write_json
 from pipelines.gates import Finding, GateJob, Report, version
 from pipelines.worktrees import base_mirror
 
 
-def findings(workspace: Workspace, repo: str, base: str, gate: GateSpec) -> list[Finding]:
+def findings(
+    workspace: Workspace, repo: str, base: str, gate: GateSpec, env: envs.Env | None = None
+) -> list[Finding]:
     """The gate's findings on the base commit, from the cache or from one run there."""
     paths = workspace.paths
     target = paths.baseline(repo, base, gate.name)
-    key = {"gate": gate.model_dump(mode="json"), "version": version(gate)}
+    key = {"gate": gate.model_dump(mode="json"), "version": version(gate), "env": env.key if env else None}
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.parent / ".lock")):  # one base tree per commit, shared by its gates
         if target.exists() and (cached := read_json(target))["key"] == key:
@@ -32,9 +35,11 @@ def findings(workspace: Workspace, repo: str, base: str, gate: GateSpec) -> list
         mirror = base_mirror(workspace, repo, base)
         git.checkout(mirror, tree, base)
         every_file = tuple(f for f in git.files_at(mirror, base) if gate.covers(f))
-        env = worktrees.fresh_home(home, gate.env)
-        box = worktrees.box(workspace, repo, tree, home, workspace.network(repo, gate))
-        job = GateJob(tree, every_file, env, box, mirror, base)
+        variables = worktrees.activate(worktrees.fresh_home(home, gate.env), env, [tree])
+        readable = [env.root] if env else []
+        box = worktrees.box(workspace, repo, tree, home, workspace.network(repo, gate), readable=readable)
+        python = str(env.python) if env else sys.executable
+        job = GateJob(tree, every_file, variables, box, mirror, base, python)
         report = plugins.load("gates", gate.plugin).check(gate, job)
         # a base the gate cannot evaluate excuses nothing
         found = list(report.findings) if report.status in ("pass", "fail") else []

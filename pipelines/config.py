@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines import plugins, skills, tickets, yamlfile
+from pipelines import envs, plugins, skills, tickets, yamlfile
 from pipelines.errors import InputError
 from pipelines.guard import PROTECTED
 from pipelines.paths import Paths
@@ -52,6 +52,7 @@ class Defaults(Strict):
     gates: list[Any] = ["ruff", "pytest"]
     forge: dict[str, Any] = {"kind": "local"}
     branch_prefix: str = "shipyard/"
+    env: str | dict[str, Any] = "auto"  # the repo's environment: auto | none | {python, install, setup}
     sandbox: bool = True  # `sandbox: off` runs agents and gates unconfined (every report warns)
     network: bool = False  # whether gates and the command agent may reach the network
 
@@ -67,6 +68,7 @@ class RepoSpec(Strict):
     gates: list[Any] | None = None
     forge: dict[str, Any] | None = None
     branch_prefix: str | None = None
+    env: str | dict[str, Any] | None = None
     sandbox: bool | None = None
     network: bool | None = None
 
@@ -86,6 +88,7 @@ class RepoSettings:
     gates: tuple[GateSpec, ...]
     forge: BaseModel
     branch_prefix: str
+    env: envs.Setting
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ class Workspace:
         merged: dict[str, Any] = {}
         where: dict[str, tuple[str, KeyPath, dict[KeyPath, int]]] = {}
         for file, base, values, lines in layers:
-            for key in ("agent", "gates", "forge", "branch_prefix"):
+            for key in ("agent", "gates", "forge", "branch_prefix", "env"):
                 if key not in values:
                     continue
                 old = merged.get(key)
@@ -152,6 +155,7 @@ class Workspace:
             gates=_gates(merged["gates"], *where["gates"], self.repos),
             forge=_backend("forges", merged["forge"], *where["forge"]),
             branch_prefix=merged["branch_prefix"],
+            env=_env(merged["env"], *where["env"]),
         )
 
     def open_tickets(self) -> list[tickets.Ticket]:
@@ -173,6 +177,19 @@ def _backend(family: str, value: Any, file: str, path: KeyPath, lines: dict) -> 
             line_of(lines, (*path, "kind")),
         ) from None
     return validate(module.Settings, value, file, lines, path)
+
+
+def _env(value: Any, file: str, path: KeyPath, lines: dict) -> envs.Setting:
+    if value in ("auto", "none"):
+        return value
+    if isinstance(value, dict):
+        return validate(envs.Explicit, value, file, lines, path)
+    raise InputError(
+        file,
+        dotted(path),
+        f"expected auto, none or {{python, install, setup}}, got {value!r}",
+        line_of(lines, path),
+    )
 
 
 def _gates(value: Any, file: str, path: KeyPath, lines: dict, known_repos: dict) -> tuple[GateSpec, ...]:

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import configparser
 import hashlib
-import io
 import json
 import os
 import re
 import shlex
 import sys
-import tarfile
 import time
 import tomllib
 from dataclasses import dataclass
@@ -155,8 +153,9 @@ def _build(
     git.remove_tree(env.root)
     source = env.root.with_suffix(".src")
     git.remove_tree(source)
-    _export(mirror, base, source)
-    home, cache = env.root.with_suffix(".home"), state / "envs" / ".uv-cache"
+    git.export(mirror, base, source)
+    home = env.root.with_suffix(".home")
+    cache = Path(os.environ.get("UV_CACHE_DIR") or state / "envs" / ".uv-cache")  # the user's, if set
     env.root.mkdir(parents=True)
     cache.mkdir(parents=True, exist_ok=True)
     variables = {**tools.environment(home), **index_settings(), "UV_PYTHON_DOWNLOADS": "never"}
@@ -224,14 +223,6 @@ def _names_runner(source: Path, recipe: Recipe, setting: Setting) -> bool:
     if isinstance(setting, Explicit):
         texts += list(setting.install)
     return any(RUNNERS.search(text) for text in texts)
-
-
-def _export(mirror: Path, base: str, target: Path) -> None:
-    """The base's files in `target` (no git metadata): what the build reads, never what is judged."""
-    archive = git.git_bytes(mirror, "archive", "--format=tar", base, env=git.at(mirror))
-    target.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(target, filter="data")
 
 
 def _active(env: Env) -> dict[str, str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -245,6 +247,14 @@ def tree_of(mirror: Path, base: str, patch: bytes) -> str:
         if patch:
             git(mirror, "apply", "--cached", "--binary", "--whitespace=nowarn", input=patch, env=env)
         return git(mirror, "write-tree", env=env)
+
+
+def export(mirror: Path, sha: str, target: Path) -> None:
+    """The files of `sha` in the new folder `target`, without git's own."""
+    archive = git_bytes(mirror, "archive", "--format=tar", sha, env=at(mirror))
+    target.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
 
 
 def numstat(patch: str) -> tuple[int, int, int]:

@@ -60,10 +60,14 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     installed = _install_skills(workspace, work, getattr(agent, "SKILLS_DIR", None), entry["skills"])
     write_atomic(paths.guard_log(ticket_id, repo), "")
     shutil.rmtree(paths.repo_dir(ticket_id, repo) / "rounds", ignore_errors=True)
+    # a model agent runs the repo's tests while it works: in the repo's env (a codemod brings its own)
+    uses_env = getattr(agent, "USES_ENV", False)
+    repo_env = worktrees.environment(workspace, ticket_id, repo, entry["base"]) if uses_env else None
     home = paths.home(ticket_id, repo)
-    env = worktrees.fresh_home(home, _variables(workspace, ticket_id, repo))
+    variables = worktrees.fresh_home(home, _variables(workspace, ticket_id, repo))
+    env = worktrees.activate(variables, repo_env, [work])
     box = worktrees.box(workspace, repo, work, home, workspace.network(repo))
-    box = box.allow(readable=[paths.prompt(ticket_id, repo)])
+    box = box.allow(readable=[paths.prompt(ticket_id, repo), *([repo_env.root] if repo_env else [])])
     if box.enabled and (why := sandbox.problem()):
         raise StepError(f"{ticket_id}/{repo}: patch: no sandbox, so no agent: {why} (or `sandbox: off`)")
     job = Job(

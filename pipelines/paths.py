@@ -49,6 +49,10 @@ class Paths:
     def mirror(self, repo: str) -> Path:
         return self.state / "mirrors" / f"{repo}.git"
 
+    def base_tree(self, repo: str, sha: str) -> Path:
+        """The files of a repo at one commit, for gates that use a repo their ticket does not change."""
+        return self.state / "trees" / repo / sha
+
     def baseline(self, repo: str, sha: str, gate: str) -> Path:
         return self.state / "baselines" / repo / sha / f"{gate}.json"
 

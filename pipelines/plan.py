@@ -63,7 +63,10 @@ def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = d
     paths = workspace.paths
     ticket = workspace.tickets[ticket_id]
     target = paths.plan(ticket_id)
-    old = {} if repin or not target.exists() else {r["name"]: r["base"] for r in read_json(target)["repos"]}
+    old: dict[str, str] = {}
+    if not repin and target.exists():
+        previous = read_json(target)
+        old = {**previous.get("uses", {}), **{r["name"]: r["base"] for r in previous["repos"]}}
 
     def pin(repo: str) -> str:
         pinned = old.get(repo)
@@ -82,10 +85,15 @@ def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = d
         raise StepError(
             f"{ticket_id}: plan: no repo matches; name them in the ticket's front matter (repos: [...])"
         )
-    write_json(
-        target,
-        {"ticket": ticket_id, "repos": [_entry(workspace, ticket, c, bases[c.repo]) for c in choices]},
+    # repos whose code a gate runs against (`uses:`) without the ticket changing them: pinned too
+    chosen = {c.repo for c in choices}
+    used = sorted(
+        {u for c in choices for g in workspace.settings(ticket, c.repo).gates for u in g.uses} - chosen
     )
+    with ThreadPoolExecutor(FETCH_JOBS) as pool:
+        uses = dict(zip(used, pool.map(pin, used), strict=True))
+    repos = [_entry(workspace, ticket, c, bases[c.repo]) for c in choices]
+    write_json(target, {"ticket": ticket_id, "repos": repos, "uses": uses})
 
 
 def _entry(workspace: Workspace, ticket: Ticket, choice: Choice, base: str) -> dict[str, Any]:
@@ -102,6 +110,12 @@ def _entry(workspace: Workspace, ticket: Ticket, choice: Choice, base: str) -> d
         "reason": choice.reason,
         "skills": sorted(chosen),
     }
+
+
+def uses(workspace: Workspace, ticket_id: str) -> dict[str, str]:
+    """The pinned bases of the repos the ticket's gates use but the ticket does not change."""
+    target = workspace.paths.plan(ticket_id)
+    return read_json(target).get("uses", {}) if target.exists() else {}
 
 
 def load(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ class TicketFront(BaseModel):
     gates: list[Any] | None = None
     forge: dict[str, Any] | None = None
     branch_prefix: str | None = None
+    env: str | dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def load(path: Path, root: Path) -> Ticket:
         raise InputError(file, "title", "expected a non-empty title", lines.get(("title",)))
     overrides = {
         key: value
-        for key in ("agent", "gates", "forge", "branch_prefix")
+        for key in ("agent", "gates", "forge", "branch_prefix", "env")
         if (value := getattr(front, key)) is not None
     }
     return Ticket(

@@ -3,12 +3,13 @@ and the sandbox a step runs in on one of them."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from filelock import FileLock
 
-from pipelines import git, mirrors, sandbox, tools
+from pipelines import envs, git, mirrors, sandbox, tools
 from pipelines.config import Workspace
 from pipelines.errors import StepError
 
@@ -86,6 +87,44 @@ def sandbox_of(
         cwd=tree, writable=(admin, home), readable=(mirror, *readable), hidden=tuple(hidden),
         network=network, env=objects, enabled=enabled,
     )  # fmt: skip
+
+
+def environment(workspace: Workspace, ticket_id: str, repo: str, base: str) -> envs.Env | None:
+    """The repo's own environment at `base` (None: `env: none`), built now if it is not yet."""
+    setting = workspace.settings(workspace.tickets[ticket_id], repo).env
+    mirror, sandboxed = base_mirror(workspace, repo, base), workspace.sandboxed(repo)
+    try:
+        return envs.ensure(workspace.paths.state, mirror, repo, base, setting, sandboxed=sandboxed)
+    except StepError as err:
+        raise StepError(f"{ticket_id}/{repo}: env: {err}") from None
+
+
+def base_tree(workspace: Workspace, repo: str, sha: str) -> Path:
+    """The files of `repo` at `sha`, for a gate that uses a repo its ticket does not change."""
+    target = workspace.paths.base_tree(repo, sha)
+    with FileLock(str(target) + ".lock"):
+        if not target.is_dir():
+            staging = target.with_name(target.name + ".tmp")
+            git.remove_tree(staging)
+            git.export(base_mirror(workspace, repo, sha), sha, staging)
+            os.replace(staging, target)
+    return target
+
+
+def activate(variables: dict[str, str], env: envs.Env | None, code: Sequence[Path]) -> dict[str, str]:
+    """`variables` that run the repo's env (when it has one) on `code`: the trees being judged,
+    first on PYTHONPATH, so their code is what runs, never a copy installed from the base."""
+    found = [p for tree in code for p in (tree, tree / "src") if p == tree or p.is_dir()]
+    python_path = [*map(str, found), *_set(variables, "PYTHONPATH")]
+    variables = {**variables, "PYTHONPATH": os.pathsep.join(python_path)}
+    if env is not None:
+        variables["PATH"] = os.pathsep.join([str(env.bin), variables["PATH"]])
+        variables["VIRTUAL_ENV"] = str(env.root)
+    return variables
+
+
+def _set(variables: dict[str, str], name: str) -> list[str]:
+    return [variables[name]] if variables.get(name) else []
 
 
 def fresh_home(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:

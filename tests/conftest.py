@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import subprocess
 import sys
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -145,6 +150,53 @@ class Workspace:
 
     def state(self, *parts: str) -> Path:
         return self.root.joinpath("state", *parts)
+
+
+RUNNER = ("pytest", "pluggy", "iniconfig", "packaging", "pygments")  # what an env with tests gets
+
+
+def repack(name: str, folder: Path) -> None:
+    """A wheel of the installed distribution `name`: its files and metadata as installed."""
+    dist = metadata.distribution(name)
+    info = Path(str(dist._path)).name  # type: ignore[attr-defined]
+    skip = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+    files = {
+        str(f): f.locate().read_bytes()
+        for f in dist.files or ()
+        if not str(f).startswith("..") and "__pycache__" not in str(f) and Path(str(f)).name not in skip
+    }
+    write_wheel(folder / f"{info.removesuffix('.dist-info')}-py3-none-any.whl", info, files)
+
+
+def write_wheel(target: Path, info: str, files: dict[str, bytes]) -> None:
+    record = ""
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record += f"{path},sha256={digest},{len(data)}\n"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w") as whl:
+        for path, data in files.items():
+            whl.writestr(path, data)
+        whl.writestr(f"{info}/RECORD", record + f"{info}/RECORD,,\n")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def package_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every repo env of the suite is built by real uv from a folder of wheels made here: pytest's
+    own, repacked from this interpreter. No network, and pip's settings say so as a user's would."""
+    folder = tmp_path_factory.mktemp("wheels")
+    for name in RUNNER:
+        repack(name, folder)
+    saved = dict(os.environ)
+    for name in [n for n in os.environ if n.startswith(("PIP_", "UV_"))]:
+        del os.environ[name]
+    os.environ.update(
+        PIP_FIND_LINKS=str(folder), PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull,
+        UV_CACHE_DIR=str(tmp_path_factory.mktemp("uv-cache")),
+    )  # fmt: skip
+    yield folder
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture

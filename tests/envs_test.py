@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import subprocess
-import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import commit_to, make_remote
+from conftest import commit_to, make_remote, write_wheel
 
 from pipelines import envs, git
 from pipelines.errors import StepError
@@ -19,21 +16,14 @@ from pipelines.errors import StepError
 def wheel(folder: Path, name: str, version: str, code: str, requires: tuple[str, ...] = ()) -> None:
     """A pure-Python wheel of one module `name`, as a build backend would write it."""
     info = f"{name}-{version}.dist-info"
+    meta = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    meta += "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
-        f"{name}.py": code,
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-        + "".join(f"Requires-Dist: {r}\n" for r in requires),
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{name}.py": code.encode(),
+        f"{info}/METADATA": meta.encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
-    record = ""
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        record += f"{path},sha256={digest},{len(text.encode())}\n"
-    files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\n"
-    folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as whl:
-        for path, text in files.items():
-            whl.writestr(path, text)
+    write_wheel(folder / f"{name}-{version}-py3-none-any.whl", info, files)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipelines import guard, streams, tools
 from pipelines.agents import Job, Result
 
+USES_ENV = True  # it runs the repo's tests in the repo's own env
 SKILLS_DIR = ".claude/skills"
 # The model credentials a user may configure; nothing else of the user's environment passes.
 CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")

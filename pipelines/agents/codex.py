@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipelines import guard, streams, tools
 from pipelines.agents import Job, Result
 
+USES_ENV = True  # it runs the repo's tests in the repo's own env
 SKILLS_DIR = ".agents/skills"
 # where `npm ci` in shipyard's checkout puts the CLI (package.json pins it)
 NODE_BIN = Path(__file__).resolve().parents[2] / "node_modules" / ".bin"

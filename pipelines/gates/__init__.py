@@ -8,7 +8,7 @@ pass), findings (file, line, rule, message), the command and the tool's version.
 
 from __future__ import annotations
 
-import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,6 +47,7 @@ class GateJob:
     box: Box  # the sandbox the gate's tool runs in
     mirror: Path | None = None  # the repo's mirror, which holds `base` (None: a plain folder)
     base: str | None = None
+    python: str = sys.executable  # the repo env's interpreter, or shipyard's own (`env: none`)
 
     def run(self, argv: Sequence[str], timeout: float) -> tuple[int | None, bytes]:
         """Run the gate's tool in the tree, in the sandbox; (None, output) on a timeout."""
@@ -68,33 +69,46 @@ def version(gate: GateSpec) -> str | None:
 def check(
     workspace: Workspace, ticket_id: str, repo: str, gate: GateSpec, tree: Path, exclude: tuple[str, ...] = ()
 ) -> Report:
-    """Run one gate on `tree` (verify/, or the agent's work/ between repair rounds), sandboxed."""
+    """Run one gate on `tree` (verify/, or the agent's work/ between repair rounds), sandboxed, in
+    the repo's env when the gate runs the repo's code."""
     planned = {r["name"]: r for r in plan.load(workspace, ticket_id)}
+    pinned = plan.uses(workspace, ticket_id)
     used = []
-    for other in used_repos(gate, planned):
-        if not workspace.paths.patch(ticket_id, other).exists():
-            return Report("error", summary=f"{other}'s patch, which this gate uses, is not made yet")
-        with worktrees.verify_lock(workspace, ticket_id, other):
-            base = planned[other]["base"]
-            used.append(worktrees.build_verify(workspace, ticket_id, other, base).resolve())
+    for other in gate.uses:
+        if other in pinned:  # a repo the ticket does not change: at its pinned base
+            used.append(worktrees.base_tree(workspace, other, pinned[other]))
+        elif other in planned:  # the ticket changes it: with its patch
+            if not workspace.paths.patch(ticket_id, other).exists():
+                return Report("error", summary=f"{other}'s patch, which this gate uses, is not made yet")
+            with worktrees.verify_lock(workspace, ticket_id, other):
+                used.append(worktrees.build_verify(workspace, ticket_id, other, planned[other]["base"]))
     from pipelines import baselines  # it runs gates itself
 
     base = planned[repo]["base"]
+    backend = plugins.load("gates", gate.plugin)
+    try:
+        env = worktrees.environment(workspace, ticket_id, repo, base) if runs_code(backend) else None
+    except StepError as err:
+        return Report("error", summary=str(err))
     home = workspace.paths.gate_home(ticket_id, repo, gate.name)
-    env = worktrees.fresh_home(home, gate.env)
-    if used:
-        env["PYTHONPATH"] = os.pathsep.join([*map(str, used), *filter(None, [env.get("PYTHONPATH")])])
-    box = worktrees.box(workspace, repo, tree, home, workspace.network(repo, gate), readable=used)
+    variables = worktrees.activate(worktrees.fresh_home(home, gate.env), env, [tree, *used])
+    readable = [*used, *([env.root] if env else [])]
+    box = worktrees.box(workspace, repo, tree, home, workspace.network(repo, gate), readable=readable)
     if box.enabled and (why := sandbox.problem()):
         return Report("error", summary=f"no sandbox: {why} (or `sandbox: off`)")
     mirror = workspace.paths.mirror(repo)
     changed = tuple(f for f in git.changed(mirror, tree, base, exclude) if gate.covers(f))
-    backend = plugins.load("gates", gate.plugin)
-    report = backend.check(gate, GateJob(tree, changed, env, box, mirror, base))
+    python = str(env.python) if env else sys.executable
+    report = backend.check(gate, GateJob(tree, changed, variables, box, mirror, base, python))
     if gate.strict or report.status != "fail" or not getattr(backend, "BASELINE", True):
         return report
     # the base is judged alone, without the siblings' changes
-    return baselines.judge(report, baselines.findings(workspace, repo, base, gate))
+    return baselines.judge(report, baselines.findings(workspace, repo, base, gate, env))
+
+
+def runs_code(backend: object) -> bool:
+    """Whether a gate runs the repo's code (and so runs in the repo's env)."""
+    return getattr(backend, "RUNS_CODE", False)
 
 
 def run(workspace: Workspace, ticket_id: str, repo: str, name: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report
 
+RUNS_CODE = True  # in the repo's own env
 # a command's one verdict is not made of findings the base could already have: always strict
 BASELINE = False
 

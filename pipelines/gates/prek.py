@@ -9,6 +9,7 @@ from pipelines import sandbox, tools
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, not_installed
 
+RUNS_CODE = True  # in the repo's own env
 CONFIGS = (".pre-commit-config.yaml", ".pre-commit-config.yml")
 HEADER = re.compile(r"^(?!- )\S.*?(Passed|Failed|Skipped)$")
 LOCATED = re.compile(r"^(?:\./)?([^\s:][^:]*):(\d+):(?:\d+:)?(.*)$")  # path:line[:col]: message

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from importlib import metadata
@@ -11,6 +10,7 @@ from pathlib import Path
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, not_installed, own_config
 
+RUNS_CODE = True  # in the repo's own env
 CONFIGS = {
     "pytest.ini": "",
     ".pytest.ini": "",
@@ -34,7 +34,7 @@ def check(gate: GateSpec, job: GateJob) -> Report:
         xml = Path(tmp) / "junit.xml"
         ini = [] if own_config(job.tree, CONFIGS) else ["-c", "/dev/null", "--rootdir", "."]
         argv = [
-            sys.executable,
+            job.python,
             "-m",
             "pytest",
             "-q",

@@ -10,6 +10,7 @@ from pipelines import tools
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, not_installed, own_config
 
+RUNS_CODE = True  # in the repo's own env
 # Without its own, tach would climb to the tach.toml of whatever folder holds the repo.
 CONFIGS = {"tach.toml": "", "pyproject.toml": "[tool.tach"}
 # tach's JSON names each diagnostic's kind and fields, not its message: these are tach's own words

@@ -11,6 +11,7 @@ from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, not_installed, own_config, python_files
 from pipelines.gates.ruff import _relative
 
+RUNS_CODE = True  # in the repo's own env
 # Without its own, ty would take the [tool.ty] of any pyproject.toml above the repo.
 CONFIGS = {"ty.toml": "", "pyproject.toml": "[tool.ty"}
 
