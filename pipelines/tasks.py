@@ -169,6 +169,7 @@ def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str])
         "clean": True,
     }
     reports = []
+    pinned = plan.uses(WORKSPACE, tid)
     for gate in settings.gates:
         report = _rel(PATHS.gate_report(tid, repo, gate.name))
         reports.append(report)
@@ -184,6 +185,8 @@ def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str])
                         "gate": gate.model_dump(),
                         "version": gates.version(gate),
                         "base": entry["base"],
+                        "env": _dumped(settings.env),
+                        "uses": {u: pinned[u] for u in gate.uses if u in pinned},
                     }
                 )
             ],
@@ -287,3 +290,7 @@ if not COMMANDS_THAT_RUN_NOTHING & set(sys.argv[1:]):
     task_ship.doit_create_after = DelayedLoader(  # type: ignore[attr-defined]
         task_ship, executed=waits_for(sys.argv), creates=["prompt", "patch", "gate", "mr", "ship"]
     )
+
+
+def _dumped(value: Any) -> Any:
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -65,3 +66,20 @@ def test_user_checkout_is_never_written(workspace: Workspace, tmp_path: Path) ->
         ["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True
     ).stdout
     assert before == after == ""
+
+
+def test_a_ticket_naming_only_headline_tests_it_against_textkit_at_its_pinned_base(
+    workspace: Workspace,
+) -> None:
+    copy_example(workspace)
+    workspace.write(
+        "tickets/EX-2.md",
+        "---\nid: EX-2\ntitle: Say what headline does\nrepos: [headline]\n"
+        'agent: {kind: command, run: "echo Tidies headlines. >> README.md"}\n---\nDocument it.\n',
+    )
+    run = workspace.doit("ship:EX-2")
+    assert run.returncode == 0, run.out + run.err
+    plan = json.loads(workspace.state("EX-2", "plan.json").read_text())
+    assert [r["name"] for r in plan["repos"]] == ["headline"] and list(plan["uses"]) == ["textkit"]
+    pytest_report = json.loads(workspace.state("EX-2", "headline", "gates", "pytest.json").read_text())
+    assert (pytest_report["status"], pytest_report["summary"]) == ("pass", "2 tests passed")
