@@ -146,6 +146,7 @@ def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str])
                 {
                     "description": settings.spec.description,
                     "gates": [g.name for g in settings.gates],
+                    "env": prompts.in_env(settings),
                     "skills_dir": prompts.skills_dir(settings.agent.kind),
                 }
             )

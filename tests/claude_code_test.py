@@ -194,6 +194,8 @@ def test_the_agent_environment_holds_no_forge_token(workspace: Workspace) -> Non
         assert ship(workspace, server).returncode == 0
     seen = server.seen()
     assert "SHIPYARD_REPO=lib" in seen  # the agent did run `env`
+    assert "VIRTUAL_ENV=" in seen and "/state/envs/lib/" in seen  # in the repo's own environment
+    assert "## Running the tests" in workspace.state("T-1", "lib", "prompt.md").read_text()
     assert FORGE_TOKEN not in seen and "GITLAB_TOKEN" not in seen
     for path in workspace.state().rglob("*"):
         if path.is_file() and "mirrors" not in path.parts:
