@@ -106,6 +106,10 @@ class Workspace:
         own = self.repos[repo].sandbox
         return self.defaults.sandbox if own is None else own
 
+    def env_setting(self, repo: str) -> envs.Setting:
+        """The env `repos.yaml` gives `repo` (a ticket may say otherwise for its own run)."""
+        return self._resolve(None, repo).env
+
     def network(self, repo: str, gate: GateSpec | None = None) -> bool:
         """Whether the command agent (or `gate`) of `repo` may reach the network."""
         if gate is not None and gate.network is not None:

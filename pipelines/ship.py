@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipelines import git, merge_requests, plan, templates
+from pipelines import envs, git, merge_requests, plan, templates
 from pipelines.config import Workspace
 from pipelines.files import read_json, write_atomic, write_json
 
@@ -43,6 +43,7 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
                     for g in gates
                 ],
                 "mr": read_json(mr_file) if mr_file.exists() else {},
+                "env": _env(workspace, ticket_id, repo, entry["base"]),
             }
         )
     return rows
@@ -87,6 +88,12 @@ def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]
             unchanged=sum(r["mr"].get("state") == "no-change" for r in rows),
         ),
     )
+
+
+def _env(workspace: Workspace, ticket_id: str, repo: str, base: str) -> dict[str, Any] | None:
+    setting = workspace.settings(workspace.tickets[ticket_id], repo).env
+    mirror = workspace.paths.mirror(repo)
+    return envs.record(workspace.paths.state, mirror, repo, base, setting) if mirror.exists() else None
 
 
 def patch_cell(row: dict[str, Any]) -> str:

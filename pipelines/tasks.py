@@ -29,11 +29,12 @@ from pipelines import (
     status,
     templates,
     tickets,
+    worktrees,
 )
 from pipelines.errors import InputError, StepError
 from pipelines.reporter import ShipReporter
 
-__all__ = ["DOIT_CONFIG", "task_intake", "task_plan", "task_ship", "task_status", "task_ticket"]
+__all__ = ["DOIT_CONFIG", "task_env", "task_intake", "task_plan", "task_ship", "task_status", "task_ticket"]
 
 ROOT = Path.cwd()  # doit runs in the folder of the dodo.py it loads
 try:
@@ -242,6 +243,17 @@ def task_status() -> Iterator[Task]:
         if any(PATHS.mr_json(ticket.id, r["name"]).exists() for r in plan.load(WORKSPACE, ticket.id)):
             yield {"name": ticket.id, "actions": [_step(status.make, ticket.id)], "uptodate": [False],
                    "verbosity": 2}  # fmt: skip
+
+
+def task_env() -> Iterator[Task]:
+    """Build a repo's own environment at the tip of its default branch: doit env:REPO"""
+    for repo in WORKSPACE.repos:
+        yield {
+            "name": repo,
+            "actions": [_step(worktrees.build_env, repo)],
+            "uptodate": [False],
+            "verbosity": 2,
+        }
 
 
 def task_intake() -> Task:

@@ -99,6 +99,20 @@ def environment(workspace: Workspace, ticket_id: str, repo: str, base: str) -> e
         raise StepError(f"{ticket_id}/{repo}: env: {err}") from None
 
 
+def build_env(workspace: Workspace, repo: str) -> None:
+    """`doit env:REPO`: the repo's env at the tip of its default branch, built unless it exists."""
+    tip = mirrors.tip(workspace.paths, repo, workspace.repos[repo])
+    mirror, setting = workspace.paths.mirror(repo), workspace.env_setting(repo)
+    try:
+        env = envs.ensure(
+            workspace.paths.state, mirror, repo, tip, setting, sandboxed=workspace.sandboxed(repo)
+        )
+    except StepError as err:
+        raise StepError(f"{repo}: env: {err}") from None
+    where = workspace.paths.relative(env.root) if env else "none: shipyard's own Python"
+    print(f"{repo}: env at {tip[:12]}: {where}" + (f" (from {env.how})" if env else ""))
+
+
 def base_tree(workspace: Workspace, repo: str, sha: str) -> Path:
     """The files of `repo` at `sha`, for a gate that uses a repo its ticket does not change."""
     target = workspace.paths.base_tree(repo, sha)
