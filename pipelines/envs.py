@@ -37,7 +37,8 @@ from pipelines.errors import StepError
 from pipelines.files import read_json, write_json
 
 PROJECT_FILES = ("uv.lock", "pyproject.toml", "setup.py", "setup.cfg")
-REQUIREMENTS = re.compile(r"^(requirements[^/]*\.txt|requirements/[^/]+\.txt)$")
+REQUIREMENTS = re.compile(r"^([^/]*requirements[^/]*\.txt|requirements/[^/]+\.txt)$")
+FOR_TESTS = re.compile(r"test|dev")  # the requirement files a project's tests also need
 TESTS = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
 WANTED = re.compile(r"^(tests?|testing|dev|develop|development)$")  # extras and groups a test run needs
 RUNNERS = re.compile(r"\b(pytest|nose2?|tox|nox|hatch)\b")
@@ -89,7 +90,10 @@ def recipe(mirror: Path, base: str, setting: Setting) -> Recipe | None:
     for name in PROJECT_FILES:
         if name in blobs:
             keep = ("uv.lock", "pyproject.toml") if name == "uv.lock" else PROJECT_FILES
-            return Recipe(name, {p: blobs[p] for p in keep if p in blobs}, tests)
+            sources = {p: blobs[p] for p in keep if p in blobs}
+            if name != "uv.lock":  # test-requirements.txt and the like, beside the project's metadata
+                sources |= {p: b for p, b in blobs.items() if REQUIREMENTS.match(p) and FOR_TESTS.search(p)}
+            return Recipe(name, sources, tests)
     requirements = {p: b for p, b in blobs.items() if REQUIREMENTS.match(p)}
     return Recipe("requirements" if requirements else "tests only", requirements, tests)
 
@@ -206,6 +210,7 @@ def _steps(setting: Setting, recipe: Recipe, env: Env, source: Path) -> list[lis
         steps.append([uv, "sync", "-q", "--frozen", "--no-install-project", "--all-extras", "--all-groups"])
     elif recipe.how in ("pyproject.toml", "setup.py", "setup.cfg"):
         wanted = ["-r", recipe.how, *_extras(source, recipe.how)]
+        wanted += [arg for path in sorted(recipe.sources) if REQUIREMENTS.match(path) for arg in ("-r", path)]
     elif recipe.how == "requirements":
         wanted = [arg for path in sorted(recipe.sources) for arg in ("-r", path)]
     if recipe.tests and not _names_runner(source, recipe, setting):

@@ -33,6 +33,7 @@ def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     wheel(folder, "greet", "1.0", "HELLO = 'one'\n")
     wheel(folder, "greet", "2.0", "HELLO = 'two'\n")
     wheel(folder, "shout", "1.0", "import greet\nLOUD = greet.HELLO.upper()\n", requires=("greet",))
+    wheel(folder, "loud", "1.0", "X = 'loud'\n")
     for name in [n for n in os.environ if n.startswith(("PIP_", "UV_"))]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
@@ -82,9 +83,11 @@ docs = ["no-such-docs-tool"]
 [dependency-groups]
 dev = ["shout"]
 """
-    mirror, base = mirror_of(tmp_path, "app", {"pyproject.toml": pyproject, "app.py": ""})
+    files = {"pyproject.toml": pyproject, "app.py": "", "test-requirements.txt": "loud\n"}
+    mirror, base = mirror_of(tmp_path, "app", files)
     env = envs.ensure(tmp_path / "state", mirror, "app", base, "auto")
     assert env and env.how == "pyproject.toml"
+    assert run_in(env, "import loud; print(loud.X)") == "loud"  # the test requirements beside it
     assert run_in(env, "import shout; print(shout.LOUD)") == "TWO"
     assert run_in(env, "import importlib.util as u; print(u.find_spec('app'))") == "None"  # not the project
 
@@ -142,3 +145,20 @@ def test_a_broken_requirement_is_one_line_and_is_not_retried(tmp_path: Path, ind
     with pytest.raises(StepError) as second:
         envs.ensure(state, mirror, "app", base, "auto")
     assert str(second.value) == message and not log.exists()  # the record answered; uv did not run
+
+
+@pytest.mark.parametrize(
+    ("files", "how"),
+    [
+        ({"uv.lock": "", "pyproject.toml": "", "requirements.txt": ""}, "uv.lock"),
+        ({"pyproject.toml": "", "setup.py": "", "requirements.txt": ""}, "pyproject.toml"),
+        ({"setup.py": "", "setup.cfg": ""}, "setup.py"),
+        ({"setup.cfg": "", "requirements/dev.txt": ""}, "setup.cfg"),
+        ({"dev-requirements.txt": "", "a.py": ""}, "requirements"),
+        ({"tests/test_a.py": ""}, "tests only"),
+    ],
+)
+def test_auto_reads_the_first_source_there_is(tmp_path: Path, files: dict[str, str], how: str) -> None:
+    mirror, base = mirror_of(tmp_path, "app", files)
+    found = envs.recipe(mirror, base, "auto")
+    assert found is not None and found.how == how
