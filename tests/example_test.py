@@ -36,7 +36,7 @@ def test_example_ships_three_merge_requests_then_reruns_nothing(workspace: Works
     assert "EX-1" in first.out and "ruff pass, pytest pass" in first.out  # the closing table
     report = workspace.state("EX-1", "report.md").read_text()
     assert "3 merge request(s) opened" in report
-    assert report.count("- Environment: `state/envs/") == 3 and "from tests only, built in" in report
+    assert report.count("- Environment: none (shipyard's own Python).") == 3  # `env: none` in repos.yaml
 
     second = workspace.doit("ship")
     assert second.returncode == 0
@@ -84,5 +84,5 @@ def test_a_ticket_naming_only_headline_tests_it_against_textkit_at_its_pinned_ba
     assert [r["name"] for r in plan["repos"]] == ["headline"] and list(plan["uses"]) == ["textkit"]
     pytest_report = json.loads(workspace.state("EX-2", "headline", "gates", "pytest.json").read_text())
     assert (pytest_report["status"], pytest_report["summary"]) == ("pass", "2 tests passed")
-    built = workspace.doit("env:headline")  # by hand: the env the ticket's gate used, already built
-    assert built.returncode == 0 and "headline: env at" in built.out and "from tests only" in built.out
+    built = workspace.doit("env:headline")  # by hand: with `env: none`, shipyard's own Python
+    assert built.returncode == 0 and "headline: env at" in built.out and "none" in built.out
