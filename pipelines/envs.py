@@ -3,7 +3,8 @@
 `env: auto` reads the repo's files at the base commit: `uv.lock` (an exact sync with its extras
 and groups), else `pyproject.toml`, `setup.py` or `setup.cfg` (the project's dependencies with
 its test and dev extras and groups), else `requirements*.txt` and `requirements/*.txt`; plus
-pytest when the repo has tests and names no runner. `env: {python, install, setup}` says it
+pytest when the repo has tests (resolved with the rest: a version the repo pins is the one it
+gets; a runner configured but listed nowhere is still there). `env: {python, install, setup}` says it
 outright; `env: none` is shipyard's own interpreter. The project itself is never installed from
 the base: the steps that use the env put the tree they judge first on `PYTHONPATH`.
 
@@ -41,7 +42,6 @@ REQUIREMENTS = re.compile(r"^([^/]*requirements[^/]*\.txt|requirements/[^/]+\.tx
 FOR_TESTS = re.compile(r"test|dev")  # the requirement files a project's tests also need
 TESTS = re.compile(r"(^|/)(tests?/|test_[^/]*\.py$|[^/]*_test\.py$|conftest\.py$)")
 WANTED = re.compile(r"^(tests?|testing|dev|develop|development)$")  # extras and groups a test run needs
-RUNNERS = re.compile(r"\b(pytest|nose2?|tox|nox|hatch)\b")
 URL_USER = re.compile(r"(?<=://)[^/@\s]+@")  # user:token@ in an index URL
 
 
@@ -213,7 +213,7 @@ def _steps(setting: Setting, recipe: Recipe, env: Env, source: Path) -> list[lis
         wanted += [arg for path in sorted(recipe.sources) if REQUIREMENTS.match(path) for arg in ("-r", path)]
     elif recipe.how == "requirements":
         wanted = [arg for path in sorted(recipe.sources) for arg in ("-r", path)]
-    if recipe.tests and not _names_runner(source, recipe, setting):
+    if recipe.tests:  # resolved with the rest: a pin the repo makes (pytest==6.2.5) is what it gets
         wanted.append("pytest")
     if wanted:
         steps.append([*install, *wanted])
@@ -231,13 +231,6 @@ def _extras(source: Path, how: str) -> list[str]:
     groups = data.get("dependency-groups") or {}
     return [*(a for e in extras if WANTED.match(e) for a in ("--extra", e)),
             *(a for g in groups if WANTED.match(g) for a in ("--group", g))]  # fmt: skip
-
-
-def _names_runner(source: Path, recipe: Recipe, setting: Setting) -> bool:
-    texts = [(source / path).read_text(errors="replace") for path in recipe.sources]
-    if isinstance(setting, Explicit):
-        texts += list(setting.install)
-    return any(RUNNERS.search(text) for text in texts)
 
 
 def _active(env: Env) -> dict[str, str]:
