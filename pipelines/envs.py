@@ -135,6 +135,8 @@ def ensure(
     env = Env(root, name, found.how)
     if (done := _done(record)) is not None:
         return _checked(env, done, repo)
+    if sandboxed and (why := sandbox.problem()):  # not the env's fault: nothing recorded
+        raise StepError(f"no sandbox to build the env in: {why} (or `sandbox: off`)")
     with FileLock(str(root) + ".lock"):  # two runs or two threads never build one env twice
         if (done := _done(record)) is None:
             done = _build(state, mirror, repo, base, setting, found, env, sandboxed)
@@ -226,7 +228,10 @@ def _extras(source: Path, how: str) -> list[str]:
     """The test and dev extras and dependency groups a pyproject.toml declares (all, for setup.*)."""
     if how != "pyproject.toml":
         return ["--all-extras"]
-    data = tomllib.loads((source / how).read_text())
+    try:
+        data = tomllib.loads((source / how).read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return []  # uv says what is wrong with it
     extras = (data.get("project") or {}).get("optional-dependencies") or {}
     groups = data.get("dependency-groups") or {}
     return [*(a for e in extras if WANTED.match(e) for a in ("--extra", e)),
