@@ -232,7 +232,10 @@ def _extras(source: Path, how: str) -> list[str]:
         data = tomllib.loads((source / how).read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return []  # uv says what is wrong with it
-    extras = (data.get("project") or {}).get("optional-dependencies") or {}
+    project = data.get("project")
+    if project is None or "optional-dependencies" in project.get("dynamic", ()):
+        return ["--all-extras"]  # the extras come from setup.py (or a build backend): every one
+    extras = project.get("optional-dependencies") or {}
     groups = data.get("dependency-groups") or {}
     return [*(a for e in extras if WANTED.match(e) for a in ("--extra", e)),
             *(a for g in groups if WANTED.match(g) for a in ("--group", g))]  # fmt: skip

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import commit_to, make_remote, write_wheel
+from conftest import commit_to, make_remote, repack, write_wheel
 
 from pipelines import envs, git
 from pipelines.errors import StepError
@@ -162,3 +162,20 @@ def test_auto_reads_the_first_source_there_is(tmp_path: Path, files: dict[str, s
     mirror, base = mirror_of(tmp_path, "app", files)
     found = envs.recipe(mirror, base, "auto")
     assert found is not None and found.how == how
+
+
+def test_a_pyproject_without_a_project_table_takes_every_extra_setup_py_declares(
+    tmp_path: Path, index: Path
+) -> None:
+    repack("setuptools", index)  # setup.py's build backend, from the same folder of wheels
+    setup_py = (
+        "from setuptools import setup\n"
+        "setup(name='app', version='0', py_modules=['app'], extras_require={'dev': ['shout']})\n"
+    )
+    pyproject = "[tool.pytest.ini_options]\naddopts = '-q'\n"  # tool settings only, as many repos have
+    mirror, base = mirror_of(
+        tmp_path, "app", {"pyproject.toml": pyproject, "setup.py": setup_py, "app.py": ""}
+    )
+    env = envs.ensure(tmp_path / "state", mirror, "app", base, "auto")
+    assert env and env.how == "pyproject.toml"
+    assert run_in(env, "import shout; print(shout.LOUD)") == "TWO"
