@@ -123,9 +123,17 @@ def record(state: Path, mirror: Path, repo: str, base: str, setting: Setting) ->
 
 
 def ensure(
-    state: Path, mirror: Path, repo: str, base: str, setting: Setting, *, sandboxed: bool = True
+    state: Path,
+    mirror: Path,
+    repo: str,
+    base: str,
+    setting: Setting,
+    *,
+    sandboxed: bool = True,
+    retry: bool = False,
 ) -> Env | None:
-    """The repo's env at `base`, built now unless an env with the same key exists."""
+    """The repo's env at `base`, built now unless an env with the same key exists (or failed to
+    build: that is tried again only when asked, `retry`)."""
     found = recipe(mirror, base, setting)
     if found is None:
         return None
@@ -133,12 +141,12 @@ def ensure(
     root = state / "envs" / repo / name
     record = root.with_suffix(".json")
     env = Env(root, name, found.how)
-    if (done := _done(record)) is not None:
+    if (done := _done(record)) is not None and not (retry and done["status"] != "built"):
         return _checked(env, done, repo)
     if sandboxed and (why := sandbox.problem()):  # not the env's fault: nothing recorded
         raise StepError(f"no sandbox to build the env in: {why} (or `sandbox: off`)")
     with FileLock(str(root) + ".lock"):  # two runs or two threads never build one env twice
-        if (done := _done(record)) is None:
+        if (done := _done(record)) is None or (retry and done["status"] != "built"):
             done = _build(state, mirror, repo, base, setting, found, env, sandboxed)
             write_json(record, done)
     return _checked(env, done, repo)

@@ -100,12 +100,13 @@ def environment(workspace: Workspace, ticket_id: str, repo: str, base: str) -> e
 
 
 def build_env(workspace: Workspace, repo: str) -> None:
-    """`doit env:REPO`: the repo's env at the tip of its default branch, built unless it exists."""
+    """`doit env:REPO`: the repo's env at the tip of its default branch, built unless it exists;
+    a build that failed is tried again."""
     tip = mirrors.tip(workspace.paths, repo, workspace.repos[repo])
     mirror, setting = workspace.paths.mirror(repo), workspace.env_setting(repo)
     try:
         env = envs.ensure(
-            workspace.paths.state, mirror, repo, tip, setting, sandboxed=workspace.sandboxed(repo)
+            workspace.paths.state, mirror, repo, tip, setting, sandboxed=workspace.sandboxed(repo), retry=True
         )
     except StepError as err:
         raise StepError(f"{repo}: env: {err}") from None

@@ -145,6 +145,9 @@ def test_a_broken_requirement_is_one_line_and_is_not_retried(tmp_path: Path, ind
     with pytest.raises(StepError) as second:
         envs.ensure(state, mirror, "app", base, "auto")
     assert str(second.value) == message and not log.exists()  # the record answered; uv did not run
+    with pytest.raises(StepError):  # asked for by hand (`doit env:REPO`), it is tried again
+        envs.ensure(state, mirror, "app", base, "auto", retry=True)
+    assert log.exists()
 
 
 @pytest.mark.parametrize(
