@@ -54,6 +54,14 @@ CASES = {
         case(repos=REPOS.replace("gates: [ruff]", "gates: [{name: ruff, network: wide}]")),
         "repos.yaml:3: defaults.gates[0].network: ",
     ),
+    "env neither auto, none nor a mapping": (
+        case(repos=REPOS + "    env: conda\n"),
+        "repos.yaml:8: repos.lib.env: expected auto, none or {python, install, setup}, got 'conda'",
+    ),
+    "env with an unknown key": (
+        case(repos=REPOS + "    env: {install: [pytest], pip: x}\n"),
+        "repos.yaml:8: repos.lib.env.pip: unknown key",
+    ),
     "unknown gate": (
         case(repos=REPOS.replace("gates: [ruff]", "gates: [ruff, rufff]")),
         "repos.yaml:3: defaults.gates[1]: unknown gate 'rufff'; "

@@ -182,3 +182,20 @@ def test_a_pyproject_without_a_project_table_takes_every_extra_setup_py_declares
     env = envs.ensure(tmp_path / "state", mirror, "app", base, "auto")
     assert env and env.how == "pyproject.toml"
     assert run_in(env, "import shout; print(shout.LOUD)") == "TWO"
+
+
+def test_a_password_in_the_index_url_reaches_no_log_and_no_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [n for n in os.environ if n.startswith(("PIP_", "UV_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_INDEX_URL", "http://shipyard:s3cret-pw@127.0.0.1:9/simple")  # nothing listens
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    mirror, base = mirror_of(tmp_path, "app", {"requirements.txt": "greet\n"})
+    state = tmp_path / "state"
+    with pytest.raises(StepError) as failed:
+        envs.ensure(state, mirror, "app", base, "auto")
+    assert "Failed to fetch" in str(failed.value)
+    written = [p.read_text() for p in (state / "envs" / "app").glob("*.*") if p.is_file()]
+    assert written and not any("s3cret-pw" in text for text in [str(failed.value), *written])
