@@ -158,7 +158,7 @@ def _done(record: Path) -> dict[str, Any] | None:
 
 def _checked(env: Env, done: dict[str, Any], repo: str) -> Env:
     if done["status"] != "built":
-        raise StepError(f"env of {repo} ({env.how}, key {env.key}) failed to build: {done['error']}")
+        raise StepError(f"the env ({env.how}, key {env.key}) failed to build: {done['error']}")
     return env
 
 

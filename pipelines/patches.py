@@ -62,7 +62,10 @@ def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
     shutil.rmtree(paths.repo_dir(ticket_id, repo) / "rounds", ignore_errors=True)
     # a model agent runs the repo's tests while it works: in the repo's env (a codemod brings its own)
     uses_env = getattr(agent, "USES_ENV", False)
-    repo_env = worktrees.environment(workspace, ticket_id, repo, entry["base"]) if uses_env else None
+    try:
+        repo_env = worktrees.environment(workspace, ticket_id, repo, entry["base"]) if uses_env else None
+    except StepError as err:
+        raise StepError(f"{ticket_id}/{repo}: patch: {err}") from None
     home = paths.home(ticket_id, repo)
     variables = worktrees.fresh_home(home, _variables(workspace, ticket_id, repo))
     env = worktrees.activate(variables, repo_env, [work])

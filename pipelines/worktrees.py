@@ -90,13 +90,11 @@ def sandbox_of(
 
 
 def environment(workspace: Workspace, ticket_id: str, repo: str, base: str) -> envs.Env | None:
-    """The repo's own environment at `base` (None: `env: none`), built now if it is not yet."""
+    """The repo's own environment at `base` (None: `env: none`), built now if it is not yet; a
+    StepError saying why it cannot be had (the step that asked names itself)."""
     setting = workspace.settings(workspace.tickets[ticket_id], repo).env
     mirror, sandboxed = base_mirror(workspace, repo, base), workspace.sandboxed(repo)
-    try:
-        return envs.ensure(workspace.paths.state, mirror, repo, base, setting, sandboxed=sandboxed)
-    except StepError as err:
-        raise StepError(f"{ticket_id}/{repo}: env: {err}") from None
+    return envs.ensure(workspace.paths.state, mirror, repo, base, setting, sandboxed=sandboxed)
 
 
 def build_env(workspace: Workspace, repo: str) -> None:

@@ -72,7 +72,9 @@ def test_a_broken_requirement_stops_its_repo_in_one_line_and_the_others_ship(
     setup(workspace, package_index, {"one": ONE, "bad": broken})
     run = workspace.doit("ship")
     assert run.returncode != 0
-    said = [line for line in (run.out + run.err).splitlines() if "T-1/bad: env:" in line]
+    said = [
+        line for line in (run.out + run.err).splitlines() if "T-1/bad: gate pytest: error: the env" in line
+    ]
     assert said and "no-such-package" in said[0], run.out + run.err
     assert report(workspace, "bad")["status"] == "error"
     assert json.loads(workspace.state("T-1", "one", "mr.json").read_text())["state"] == "open"
