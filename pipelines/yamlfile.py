@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import Any, TypeVar, get_args
 
@@ -26,19 +27,23 @@ def load(text: str, file: str, first_line: int = 1) -> tuple[Any, dict[KeyPath, 
         raise InputError(file, "", f"not valid YAML: {problem}", line) from None
     lines: dict[KeyPath, int] = {}
     if node is not None:
-        _walk(node, (), lines)
+        _walk(node, (), lines, file, first_line - 1)
     return data, {path: line + first_line - 1 for path, line in lines.items()}
 
 
-def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int]) -> None:
+def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], file: str, offset: int) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            lines[(*path, key.value)] = key.start_mark.line + 1
-            _walk(value, (*path, key.value), lines)
+            at = (*path, key.value)
+            if at in lines:  # YAML would keep the last one and lose the first without a word
+                first, again = lines[at] + offset, key.start_mark.line + 1 + offset
+                raise InputError(file, dotted(at), f"duplicate key (first at line {first})", again)
+            lines[at] = key.start_mark.line + 1
+            _walk(value, at, lines, file, offset)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines)
+            _walk(item, (*path, index), lines, file, offset)
 
 
 def dotted(path: KeyPath) -> str:
@@ -62,7 +67,9 @@ def validate(model: type[M], data: Any, file: str, lines: Mapping[KeyPath, int],
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        first = err.errors()[0]
+        errors = err.errors()
+        # an unknown key explains a missing one better (`repoz:` for `repos:`): it comes first
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         path = (*base, *(p for p in first["loc"] if not _is_union_tag(p)))
         raise InputError(file, dotted(path), _explain(first, model), line_of(lines, path)) from None
 
@@ -78,7 +85,11 @@ def _explain(error: Mapping[str, Any], model: type[BaseModel]) -> str:
         return "required key is missing"
     if kind == "extra_forbidden":
         fields = _fields_at(model, [p for p in error["loc"][:-1] if not _is_union_tag(p)])
-        return f"unknown key; expected one of: {', '.join(fields)}" if fields else "unknown key"
+        if not fields:
+            return "unknown key"
+        close = difflib.get_close_matches(str(error["loc"][-1]), fields, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown key; {hint}expected one of: {', '.join(fields)}"
     return f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got!r}"
 
 

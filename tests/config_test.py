@@ -62,6 +62,14 @@ CASES = {
         case(repos=REPOS + "    env: {install: [pytest], pip: x}\n"),
         "repos.yaml:8: repos.lib.env.pip: unknown key",
     ),
+    "duplicate repo": (
+        case(repos=REPOS + "  lib:\n    url: ../remotes/other.git\n"),
+        "repos.yaml:8: repos.lib: duplicate key (first at line 5)",
+    ),
+    "misspelled top-level key": (
+        case(repos=REPOS.replace("repos:", "repoz:")),
+        "repos.yaml:4: repoz: unknown key; did you mean 'repos'? expected one of: defaults, repos",
+    ),
     "unknown gate": (
         case(repos=REPOS.replace("gates: [ruff]", "gates: [ruff, rufff]")),
         "repos.yaml:3: defaults.gates[1]: unknown gate 'rufff'; "
