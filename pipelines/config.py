@@ -250,11 +250,32 @@ def load(root: Path) -> Workspace:
     workspace = Workspace(
         paths, parsed.defaults, parsed.repos, tickets.load_all(paths.tickets, root), all_skills, lines
     )
-    for name in parsed.repos:
-        workspace._resolve(None, name)
+    uses = {name: [u for g in workspace._resolve(None, name).gates for u in g.uses] for name in parsed.repos}
+    if cycle := _cycle(uses):
+        path = ("repos", cycle[0], "gates")
+        why = f"`uses:` goes round in a cycle: {' -> '.join(cycle)}; a repo's gate cannot use its own change"
+        raise InputError("repos.yaml", dotted(path), why, line_of(lines, path))
     for ticket in workspace.tickets.values():
         _check_ticket(workspace, ticket)
     return workspace
+
+
+def _cycle(uses: dict[str, list[str]]) -> list[str] | None:
+    """The first cycle in the `uses:` graph (`lib -> app -> lib`, or `lib -> lib`), if any."""
+    done: set[str] = set()
+
+    def visit(repo: str, trail: list[str]) -> list[str] | None:
+        if repo in trail:
+            return [*trail[trail.index(repo) :], repo]
+        if repo in done:
+            return None
+        for other in uses.get(repo, ()):
+            if found := visit(other, [*trail, repo]):
+                return found
+        done.add(repo)
+        return None
+
+    return next((c for repo in uses if (c := visit(repo, []))), None)
 
 
 def _check_ticket(workspace: Workspace, ticket: tickets.Ticket) -> None:

@@ -70,6 +70,17 @@ CASES = {
         case(repos=REPOS.replace("repos:", "repoz:")),
         "repos.yaml:4: repoz: unknown key; did you mean 'repos'? expected one of: defaults, repos",
     ),
+    "a repo that uses itself": (
+        case(repos=REPOS + "    gates: [{name: pytest, uses: [lib]}]\n"),
+        "repos.yaml:8: repos.lib.gates: `uses:` goes round in a cycle: lib -> lib",
+    ),
+    "a uses cycle": (
+        case(
+            repos=REPOS + "    gates: [{name: pytest, uses: [app]}]\n"
+            "  app:\n    url: ../remotes/app.git\n    gates: [{name: pytest, uses: [lib]}]\n"
+        ),
+        "repos.yaml:8: repos.lib.gates: `uses:` goes round in a cycle: lib -> app -> lib",
+    ),
     "unknown gate": (
         case(repos=REPOS.replace("gates: [ruff]", "gates: [ruff, rufff]")),
         "repos.yaml:3: defaults.gates[1]: unknown gate 'rufff'; "
