@@ -116,6 +116,11 @@ def _siblings(workspace: Workspace, ticket: Ticket, repo: str, records: Records)
 
 
 def _branch(workspace: Workspace, ticket: Ticket, repo: str) -> str:
+    """The repo's branch for the ticket; once pushed it keeps its name, whatever the title becomes
+    (a new name would leave the old branch, and with a forge a second merge request, behind)."""
+    record = workspace.paths.mr_json(ticket.id, repo)
+    if record.exists() and (pushed := read_json(record).get("branch")):
+        return pushed
     return branch_name(workspace.settings(ticket, repo).branch_prefix, ticket.id, ticket.slug)
 
 

@@ -325,3 +325,16 @@ def test_removing_a_planned_repo_replans_instead_of_crashing(workspace: Workspac
     assert run.returncode == 0, run.out + run.err
     plan = json.loads(workspace.state("T-1", "plan.json").read_text())
     assert [r["name"] for r in plan["repos"]] == ["lib"]
+
+
+def test_a_retitled_ticket_keeps_the_branch_it_pushed(workspace: Workspace) -> None:
+    setup(workspace)
+    shipped(workspace)
+    first = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())
+    path = workspace.root / "tickets/T-1.md"
+    path.write_text(path.read_text().replace("title: Replace old_api", "title: Swap old_api"))
+    shipped(workspace)
+    second = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())
+    assert second["branch"] == first["branch"] and second["title"].startswith("Swap old_api")
+    remote = workspace.remotes / "lib.git"
+    assert git(remote, "branch", "--list", "shipyard/*").split() == [first["branch"]]
