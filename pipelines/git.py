@@ -294,6 +294,10 @@ def push(mirror: Path, url: str, sha: str, branch: str, current: str | None) -> 
     """Point the remote's `branch` (now at `current`) at `sha`, replacing what shipyard pushed before."""
     if current == sha:
         return
+    if (Path(url) / ".git").exists():
+        raise StepError(
+            f"{url} is a checkout with a work tree, which shipyard never writes to; give a bare remote"
+        )
     lease = f"--force-with-lease=refs/heads/{branch}:{current or ''}"
     git(mirror, "push", "-q", lease, url, f"{sha}:refs/heads/{branch}", env=at(mirror))
 

@@ -79,7 +79,10 @@ def _publish(
         body=_body(workspace, ticket, entry, records),
         target_branch=entry["default_branch"],
     )
-    published = plugins.load("forges", settings.forge.kind).publish(settings.forge, mr)
+    try:
+        published = plugins.load("forges", settings.forge.kind).publish(settings.forge, mr)
+    except StepError as err:
+        raise StepError(f"{ticket.id}/{repo}: mr: {err}") from None
     siblings = _siblings(workspace, ticket, repo, records)
     write_json(workspace.paths.mr_json(ticket.id, repo), {
         "ticket": ticket.id, "repo": repo, "base": entry["base"], **published, "branch": mr.branch,

@@ -54,13 +54,16 @@ def test_user_checkout_is_never_written(workspace: Workspace, tmp_path: Path) ->
     before = subprocess.run(
         ["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True
     ).stdout
+    refs = git(checkout, "for-each-ref")
     text = (workspace.root / "repos.yaml").read_text()
     text = text.replace(
         "url: state/remotes/textkit.git\n    seed: examples/repos/textkit", f"url: {checkout}"
     )
     (workspace.root / "repos.yaml").write_text(text)
     run = workspace.doit("ship")
-    assert run.returncode == 0, run.out + run.err
+    assert run.returncode != 0  # textkit's merge request cannot be pushed there; the others ship
+    assert f"EX-1/textkit: mr: {checkout} is a checkout with a work tree" in run.out + run.err
+    assert git(checkout, "for-each-ref") == refs  # no branch pushed into it
     assert git(checkout, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     assert "collapse_spaces" in (checkout / "textkit/__init__.py").read_text()
     after = subprocess.run(
