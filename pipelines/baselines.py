@@ -62,7 +62,7 @@ def judge(report: Report, on_base: list[Finding]) -> Report:
     if not old:
         return report
     status = "fail" if new else "pass"
-    summary = f"{len(new)} new findings, {len(old)} pre-existing"
+    summary = f"{len(new)} new {'finding' if len(new) == 1 else 'findings'}, {len(old)} pre-existing"
     return replace(report, status=status, findings=tuple(new), pre_existing=tuple(old), summary=summary)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from pipelines import envs, git, merge_requests, plan, templates
 from pipelines.config import Workspace
 from pipelines.files import read_json, write_atomic, write_json
+from pipelines.gates import count
 
 TEMPLATE = "report.md.j2"
 
@@ -101,7 +102,7 @@ def patch_cell(row: dict[str, Any]) -> str:
     warning = "" if row["sandbox"] else " (sandbox off!)"
     if not p["exists"]:
         return "not made" + warning
-    made = "no change" if p["files"] == 0 else f"+{p['added']} -{p['removed']} in {p['files']} files"
+    made = "no change" if p["files"] == 0 else f"+{p['added']} -{p['removed']} in {count(p['files'], 'file')}"
     return made + warning
 
 

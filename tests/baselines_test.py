@@ -54,7 +54,7 @@ def test_a_new_finding_fails_even_beside_old_ones(workspace: Workspace) -> None:
     run = workspace.doit("ship")
     assert run.returncode != 0
     ruff = report(workspace)
-    assert ruff["status"] == "fail" and ruff["summary"] == "1 new findings, 1 pre-existing"
+    assert ruff["status"] == "fail" and ruff["summary"] == "1 new finding, 1 pre-existing"
     assert [(f["file"], f["line"], f["rule"]) for f in ruff["findings"]] == [("app.py", 6, "F401")]
 
 

@@ -54,7 +54,7 @@ def test_each_repo_tests_with_its_own_pins_and_a_second_ticket_builds_nothing(
     setup(workspace, package_index, {"one": ONE, "two": TWO, "pkg": SRC})
     run = workspace.doit("ship")
     assert run.returncode == 0, run.out + run.err
-    assert [report(workspace, r)["summary"] for r in ("one", "two", "pkg")] == ["1 tests passed"] * 3
+    assert [report(workspace, r)["summary"] for r in ("one", "two", "pkg")] == ["1 test passed"] * 3
     built = {p: p.stat().st_mtime_ns for p in workspace.state("envs").glob("*/*.json")}
     assert sorted(p.parent.name for p in built) == ["one", "pkg", "two"]
 

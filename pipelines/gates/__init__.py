@@ -54,6 +54,11 @@ class GateJob:
         return sandbox.run(argv, self.box, self.env, timeout)
 
 
+def count(number: int, noun: str) -> str:
+    """`1 finding`, `2 findings`: a number and its noun, as a person writes them."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def not_installed(tool: str) -> Report:
     return Report("error", summary=f"{tool} is not installed; pip install 'shipyard[gates]'")
 

@@ -8,7 +8,7 @@ from importlib import metadata
 from pathlib import Path
 
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, not_installed, own_config
+from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config
 
 RUNS_CODE = True  # in the repo's own env
 CONFIGS = {
@@ -63,7 +63,9 @@ def check(gate: GateSpec, job: GateJob) -> Report:
         return Report("error", command=command, summary=f"pytest failed: {_last(log)}", log=log)
     status = "fail" if findings else "pass"
     # counts, not pytest's own last line: that one has a duration, and reports must be stable
-    summary = f"{len(findings)} of {ran} tests failed" if findings else f"{ran} tests passed"
+    summary = (
+        f"{len(findings)} of {count(ran, 'test')} failed" if findings else f"{count(ran, 'test')} passed"
+    )
     return Report(status, findings, command, summary, log)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, not_installed, own_config, python_files
+from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config, python_files
 
 CONFIGS = {"ruff.toml": "", ".ruff.toml": "", "pyproject.toml": "[tool.ruff"}
 
@@ -43,7 +43,9 @@ def check(gate: GateSpec, job: GateJob) -> Report:
         for i in items
     )
     status = "fail" if findings else "pass"
-    return Report(status, findings, tuple(argv), f"{len(findings)} findings" if findings else "clean", log)
+    return Report(
+        status, findings, tuple(argv), count(len(findings), "finding") if findings else "clean", log
+    )
 
 
 def _relative(filename: str, tree: Path) -> str:

@@ -7,7 +7,7 @@ import re
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, not_installed, own_config, python_files
+from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config, python_files
 from pipelines.gates.ruff import CONFIGS
 
 HUNK = re.compile(r"@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@")
@@ -47,7 +47,7 @@ def check(gate: GateSpec, job: GateJob) -> Report:
     if code != 1 or not diffs:
         return Report("error", command=command, summary=f"ruff exited {code}: {log.strip()[:200]}", log=log)
     findings = tuple(Finding(f, line, "format", "would be reformatted") for f, line in sorted(diffs.items()))
-    return Report("fail", findings, command, f"{len(findings)} files would be reformatted", log)
+    return Report("fail", findings, command, f"{count(len(findings), 'file')} would be reformatted", log)
 
 
 def _first_changed_lines(diff: str, files: set[str]) -> dict[str, int | None]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from pipelines import git, sandbox, tools
 from pipelines.config import GateSpec
 from pipelines.errors import StepError
-from pipelines.gates import Finding, GateJob, Report
+from pipelines.gates import Finding, GateJob, Report, count
 
 HUNK = re.compile(rb"^@@ -\S+ \+(\d+)")
 # the added lines go under added/tree/: a .gitleaks.toml the patch adds is not gitleaks' config
@@ -56,7 +56,7 @@ def check(gate: GateSpec, job: GateJob) -> Report:
         return Report("error", command=shown, summary=f"{tool} exited {code} with no usable report", log=tail)
     findings = tuple(Finding(name, line, rule, "a secret is added here") for name, line, rule in sorted(hits))
     log = "".join(f"{f.file}:{f.line}: {f.rule}\n" for f in findings)
-    summary = f"{len(findings)} secrets added" if findings else "no secret added"
+    summary = f"{count(len(findings), 'secret')} added" if findings else "no secret added"
     return Report("fail" if findings else "pass", tuple(findings), shown, summary, log)
 
 

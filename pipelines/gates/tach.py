@@ -8,7 +8,7 @@ from typing import Any
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, not_installed, own_config
+from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config
 
 RUNS_CODE = True  # in the repo's own env
 # Without its own, tach would climb to the tach.toml of whatever folder holds the repo.
@@ -59,7 +59,7 @@ def check(gate: GateSpec, job: GateJob) -> Report:
     if code == 1 and not findings:
         return Report("error", command=command, summary="tach exited 1 but reported no error", log=log)
     status = "fail" if findings else "pass"
-    return Report(status, findings, command, f"{len(findings)} findings" if findings else "clean", log)
+    return Report(status, findings, command, count(len(findings), "finding") if findings else "clean", log)
 
 
 def _finding(diagnostic: dict[str, Any]) -> Finding:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, not_installed, own_config, python_files
+from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config, python_files
 from pipelines.gates.ruff import _relative
 
 RUNS_CODE = True  # in the repo's own env
@@ -50,7 +50,9 @@ def check(gate: GateSpec, job: GateJob) -> Report:
         key=lambda f: (f.file, f.line or 0, f.rule, f.message),
     )
     status = "fail" if code == 1 else "pass"
-    return Report(status, tuple(findings), command, f"{len(findings)} findings" if findings else "clean", log)
+    return Report(
+        status, tuple(findings), command, count(len(findings), "finding") if findings else "clean", log
+    )
 
 
 def _json_list(log: str) -> list[dict[str, Any]] | None:
