@@ -135,6 +135,20 @@ def run(
         return None, out
 
 
+def capture(
+    argv: Sequence[str], box: Box, env: Mapping[str, str], timeout: float
+) -> tuple[int | None, bytes, bytes]:
+    """Run `argv` in the sandbox; (exit code, or None when it timed out and was killed, stdout, stderr)."""
+    proc = spawn(argv, box, env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        return proc.returncode, out, err
+    except subprocess.TimeoutExpired:
+        kill(proc)
+        out, err = proc.communicate()
+        return None, out, err
+
+
 def spawn(argv: Sequence[str], box: Box, env: Mapping[str, str], **popen: object) -> subprocess.Popen:
     """Start `argv` in the sandbox; stdout is a pipe. Every process in it dies with the step."""
     return subprocess.Popen(

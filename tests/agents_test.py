@@ -39,6 +39,14 @@ def test_a_failing_command_says_why(tmp_path: Path) -> None:
     assert result.error == "command exited 3: no such file: x.py"
 
 
+def test_a_crashing_codemod_is_explained_by_its_last_error_line_not_its_chatter(tmp_path: Path) -> None:
+    job = make_job(tmp_path)
+    run = "echo working; echo 'ValueError: no such function: foo' >&2; echo still working; exit 1"
+    result = command.run(command.Settings(kind="command", run=run), job)
+    assert result.error == "command exited 1: ValueError: no such function: foo"
+    assert {"type": "stderr", "text": "ValueError: no such function: foo"} in transcript(job)
+
+
 def test_a_command_past_its_timeout_is_killed(tmp_path: Path) -> None:
     job = make_job(tmp_path)
     result = command.run(command.Settings(kind="command", run="sleep 30", timeout=1), job)

@@ -23,14 +23,17 @@ class Settings(BaseModel):
 
 def run(settings: Settings, job: Job) -> Result:
     started = time.monotonic()
-    code, output = sandbox.run(["sh", "-c", settings.run], job.box, job.env, settings.timeout)
-    lines = [{"type": "output", "text": line} for line in output.decode(errors="replace").splitlines()]
+    code, out, err = sandbox.capture(["sh", "-c", settings.run], job.box, job.env, settings.timeout)
+    said = {
+        kind: text.decode(errors="replace").splitlines() for kind, text in (("output", out), ("stderr", err))
+    }
+    lines = [{"type": kind, "text": line} for kind, texts in said.items() for line in texts]
     lines.append({"type": "exit", "code": code})
     write_atomic(job.transcript, "".join(json.dumps(line) + "\n" for line in lines))
     took = round(time.monotonic() - started, 3)
     if code is None:
         return Result(False, None, took, f"command timed out after {settings.timeout}s")
-    if code:
-        last = lines[-2]["text"] if len(lines) > 1 else ""
-        return Result(False, code, took, f"command exited {code}: {last}".rstrip(": "))
+    if code:  # why it failed is on stderr, if anywhere: its last line, else the output's
+        last = next((line for line in reversed(said["stderr"] or said["output"]) if line.strip()), "")
+        return Result(False, code, took, f"command exited {code}: {last.strip()[:300]}".rstrip(": "))
     return Result(True, 0, took)
