@@ -201,3 +201,11 @@ def test_the_agent_environment_holds_no_forge_token(workspace: Workspace) -> Non
         if path.is_file() and "mirrors" not in path.parts:
             data = path.read_bytes()
             assert FORGE_TOKEN.encode() not in data and API_KEY.encode() not in data, path
+
+
+def test_without_model_credentials_the_step_says_what_to_export(workspace: Workspace) -> None:
+    setup(workspace)
+    missing = {name: "" for name in claude_code.CREDENTIALS}
+    run = workspace.doit("ship", env=missing)
+    assert run.returncode != 0
+    assert "T-1/lib: patch: no model credentials: export ANTHROPIC_API_KEY or" in run.out + run.err

@@ -62,6 +62,8 @@ def run(settings: Settings, job: Job) -> Result:
     exe = binary()
     if exe is None:
         return Result(False, None, 0.0, "the claude CLI is not installed; pip install claude-agent-sdk")
+    if not any(os.environ.get(name) for name in CREDENTIALS):  # its HOME is shipyard's: no login there
+        return Result(False, None, 0.0, f"no model credentials: export {' or '.join(CREDENTIALS)}")
     env = {
         **job.env,
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
