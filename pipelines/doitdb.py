@@ -20,6 +20,8 @@ from pipelines.files import write_atomic
 
 # doit's Dependency.save_success() sets a task's keys one by one and `deps:` last.
 LAST_KEY_OF_A_SAVE = "deps:"
+# commands that only read: they look at a running ship from another terminal without its lock
+READ_ONLY = {"list", "info", "help", "dumpdb"}
 _locks: list[FileLock] = []  # held until the process exits
 
 
@@ -29,7 +31,9 @@ class DurableSqliteDB(SqliteDB):
     def __init__(self, name: str, codec, *, module_name: str | None = None) -> None:
         folder = Path(name).parent
         folder.mkdir(parents=True, exist_ok=True)
-        hold(folder)
+        command = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else "run"
+        if command not in READ_ONLY:
+            hold(folder)
         super().__init__(name, codec)
         self._conn.execute("pragma journal_mode=wal")
         self._conn.execute("pragma synchronous=normal")

@@ -200,6 +200,9 @@ def test_a_second_run_stops_at_once_naming_the_first(workspace: Workspace) -> No
         second = workspace.doit("ship", timeout=20)
         assert second.returncode == 3
         assert f"pid {first.pid}" in second.err and "in use" in second.err
+        # looking needs no lock: list and info answer while the ship runs
+        assert workspace.doit("list", "--all", timeout=20).returncode == 0
+        assert workspace.doit("info", "plan:T-1", timeout=20).returncode == 0
     finally:
         out, err = first.communicate(timeout=120)
     assert first.returncode == 0, out + err
