@@ -10,6 +10,9 @@ from conftest import Workspace
 from fake_github import FakeGitHub
 from fake_gitlab import FakeGitLab
 
+from pipelines import forges
+from pipelines.errors import StepError
+
 TOKEN = "glpat-never-in-state-0123456789"
 LIB = {"lib.py": "def old_api():\n    return 1\n"}
 APP = {"app.py": "from lib import old_api\n\nprint(old_api())\n"}
@@ -165,4 +168,21 @@ def test_intake_of_a_github_issue(workspace: Workspace) -> None:
     assert ticket.startswith(f"---\nid: billing-{number}\ntitle: Bill in the customer's currency\n")
     assert (
         f"link: {url}\n" in ticket and "- money\n" in ticket and ticket.endswith("---\nUse their currency.\n")
+    )
+
+
+def test_a_token_cmd_that_hangs_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forges, "TOKEN_WAIT", 0.5)
+    with pytest.raises(StepError, match=r"^app: token_cmd `exec sleep 30` gave no token in 0.5s$"):
+        forges.token(None, "exec sleep 30", "app")
+
+
+def test_retries_below_one_are_bad_input(workspace: Workspace) -> None:
+    remote = workspace.remote("app", {"app.py": "X = 1\n"})
+    forge = "{kind: github, repo: acme/app, retries: 0}"
+    workspace.write("repos.yaml", f"defaults:\n  forge: {forge}\nrepos:\n  app: {{url: {remote}}}\n")
+    run = workspace.doit("list")
+    assert run.returncode == 3
+    assert run.err.strip() == (
+        "ERROR: repos.yaml:2: defaults.forge.retries: input should be greater than or equal to 1, got 0"
     )

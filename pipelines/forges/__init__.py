@@ -36,13 +36,19 @@ class MergeRequest:
     target_branch: str = "main"
 
 
+TOKEN_WAIT = 60  # seconds a token_cmd may take (a password manager asking for its passphrase)
+
+
 def token(env_name: str | None, command: str | None, what: str) -> str:
     """A forge token, read now from the environment or a command; never stored anywhere.
 
     Errors name the variable or the command, never a value.
     """
     if command:
-        proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
+        try:
+            proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=TOKEN_WAIT)
+        except subprocess.TimeoutExpired:
+            raise StepError(f"{what}: token_cmd `{command}` gave no token in {TOKEN_WAIT}s") from None
         if proc.returncode or not proc.stdout.strip():
             raise StepError(f"{what}: token_cmd `{command}` gave no token (exit {proc.returncode})")
         return proc.stdout.strip()

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import requests
 from github import Auth, Github, GithubException, RateLimitExceededException
 from github.PullRequest import PullRequest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines import forges, git
 from pipelines.errors import StepError
@@ -31,7 +31,7 @@ class Settings(BaseModel):
     labels: tuple[str, ...] = ()
     draft: bool = False
     timeout: int = 30
-    retries: int = 4
+    retries: int = Field(default=4, ge=1)
     backoff: float = 0.5
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import gitlab
 import requests
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines import forges, git
 from pipelines.errors import StepError
@@ -32,7 +32,7 @@ class Settings(BaseModel):
     labels: tuple[str, ...] = ()
     draft: bool = False
     timeout: int = 30  # seconds, per request
-    retries: int = 4  # tries in all, repeated on a 429, a 5xx, a timeout or a lost connection
+    retries: int = Field(default=4, ge=1)  # tries in all: again on a 429, a 5xx, a timeout, a lost link
     backoff: float = 0.5
 
 
