@@ -22,6 +22,7 @@ def run_json_lines(
     timeout: float,
     transcript: Path,
     secrets: Sequence[str] = (),
+    stdin: Path | None = None,
 ) -> tuple[int | None, list[dict], str]:
     """Run `argv` in the sandbox; (exit code or None on timeout, the JSON events, stderr's last line).
 
@@ -29,7 +30,8 @@ def run_json_lines(
     long run can be followed with `tail -f`; it becomes `transcript` once the run is over.
     """
     transcript.parent.mkdir(parents=True, exist_ok=True)
-    proc = sandbox.spawn(argv, box, env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with open(stdin or os.devnull, "rb") as given:  # a prompt of any size: argv has a limit (E2BIG)
+        proc = sandbox.spawn(argv, box, env, stdin=given, stderr=subprocess.PIPE, text=True)
     timed_out = threading.Event()
 
     def expire() -> None:

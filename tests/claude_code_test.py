@@ -209,3 +209,14 @@ def test_without_model_credentials_the_step_says_what_to_export(workspace: Works
     run = workspace.doit("ship", env=missing)
     assert run.returncode != 0
     assert "T-1/lib: patch: no model credentials: export ANTHROPIC_API_KEY or" in run.out + run.err
+
+
+def test_a_prompt_over_128_kib_reaches_the_model_whole(workspace: Workspace) -> None:
+    setup(workspace)
+    long = TICKET + "Context. " * 16_000 + "THE-LAST-WORDS\n"  # argv cannot hold it (E2BIG): stdin can
+    workspace.write("tickets/T-1.md", long)
+    with FakeAnthropic([[text("Read it all.")]]) as server:
+        run = ship(workspace, server)
+    assert run.returncode == 0, run.out + run.err
+    assert len(workspace.state("T-1", "lib", "prompt.md").read_bytes()) > 128 * 1024
+    assert "THE-LAST-WORDS" in server.seen()

@@ -77,7 +77,7 @@ def run(settings: Settings, job: Job) -> Result:
         hooks.write_text(json.dumps(_hook_settings(job)))
         box = job.box.allow(readable=[hooks], writable=_logs(job), network=True)
         argv = [
-            exe, "-p", job.prompt.read_text(), "--output-format", "stream-json", "--verbose",
+            exe, "-p", "--output-format", "stream-json", "--verbose",
             "--max-turns", str(settings.max_turns), "--permission-mode", "acceptEdits",
             "--allowedTools", ",".join(settings.tools), "--setting-sources", "user",
             "--settings", str(hooks), "--no-session-persistence",
@@ -85,7 +85,9 @@ def run(settings: Settings, job: Job) -> Result:
         if settings.model:
             argv += ["--model", settings.model]
         started = time.monotonic()
-        code, events, tail = streams.run_json_lines(argv, box, env, settings.timeout, job.transcript, secrets)
+        code, events, tail = streams.run_json_lines(
+            argv, box, env, settings.timeout, job.transcript, secrets, stdin=job.prompt
+        )
     return _result(settings, code, events, tail, round(time.monotonic() - started, 3))
 
 

@@ -92,10 +92,12 @@ def run(settings: Settings, job: Job) -> Result:
         argv = [
             exe, "exec", "--json", "-s", "workspace-write", "--skip-git-repo-check",
             "--dangerously-bypass-hook-trust",  # our own hook, written just now: nothing to review
-            job.prompt.read_text(),
+            "-",  # the prompt on stdin: argv has a size limit a long ticket reaches
         ]  # fmt: skip
         started = time.monotonic()
-        code, events, tail = streams.run_json_lines(argv, box, env, settings.timeout, job.transcript, [key])
+        code, events, tail = streams.run_json_lines(
+            argv, box, env, settings.timeout, job.transcript, [key], stdin=job.prompt
+        )
     return _result(settings, code, events, tail, round(time.monotonic() - started, 3))
 
 
