@@ -299,6 +299,35 @@ def waits_for(argv: list[str]) -> str:
     return f"plan:{tickets.pop()}" if len(tickets) == 1 and "" not in tickets else "plan"
 
 
+def asked_for_nothing(argv: list[str]) -> str | None:
+    """What is wrong with a task name asked for (`patch:EX-1/textkt`), or None: doit would run
+    nothing and say nothing, or fail on a task that depends on it."""
+    for name in argv[1:]:
+        basename, _, rest = name.partition(":")
+        if basename not in (*BASENAMES, "env") or not rest:
+            continue
+        if basename == "env":
+            if rest not in WORKSPACE.repos:
+                return f"{name}: no repo {rest!r}; repos.yaml has: {', '.join(WORKSPACE.repos)}"
+            continue
+        ticket, _, tail = rest.partition("/")
+        if ticket not in WORKSPACE.tickets:
+            return f"{name}: no ticket {ticket!r}; tickets/ has: {', '.join(WORKSPACE.tickets) or 'none'}"
+        repo, _, gate = tail.partition("/")
+        planned = [r["name"] for r in plan.load(WORKSPACE, ticket)]
+        if repo and repo not in WORKSPACE.repos:
+            return f"{name}: no repo {repo!r}; repos.yaml has: {', '.join(WORKSPACE.repos)}"
+        if repo and planned and repo not in planned:
+            return f"{name}: {ticket} does not change {repo}; its plan has: {', '.join(planned)}"
+        gates_of = [g.name for g in WORKSPACE.settings(WORKSPACE.tickets[ticket], repo).gates] if repo else []
+        if gate and gate not in gates_of:
+            return f"{name}: {repo} has no gate {gate!r}; its gates: {', '.join(gates_of)}"
+    return None
+
+
+if (wrong := asked_for_nothing(sys.argv)) is not None:
+    raise InvalidDodoFile(wrong)
+
 if not COMMANDS_THAT_RUN_NOTHING & set(sys.argv[1:]):
     task_ship.doit_create_after = DelayedLoader(  # type: ignore[attr-defined]
         task_ship, executed=waits_for(sys.argv), creates=["prompt", "patch", "gate", "mr", "ship"]

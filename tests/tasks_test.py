@@ -341,3 +341,22 @@ def test_a_retitled_ticket_keeps_the_branch_it_pushed(workspace: Workspace) -> N
     assert second["branch"] == first["branch"] and second["title"].startswith("Swap old_api")
     remote = workspace.remotes / "lib.git"
     assert git(remote, "branch", "--list", "shipyard/*").split() == [first["branch"]]
+
+
+@pytest.mark.parametrize(
+    ("asked", "said"),
+    [
+        ("patch:T-1/lbi", "patch:T-1/lbi: no repo 'lbi'; repos.yaml has: lib, app, docs"),
+        ("ship:T-9", "ship:T-9: no ticket 'T-9'; tickets/ has: T-1"),
+        ("gate:T-1/lib/rufff", "gate:T-1/lib/rufff: lib has no gate 'rufff'; its gates: ruff, pytest"),
+        ("patch:T-1/docs", "patch:T-1/docs: T-1 does not change docs; its plan has: lib, app"),
+    ],
+)
+def test_a_mistyped_task_name_is_one_line_naming_what_exists(
+    workspace: Workspace, asked: str, said: str
+) -> None:
+    setup(workspace)
+    assert workspace.doit("plan:T-1").returncode == 0
+    for command in (("info", asked), (asked,)):
+        run = workspace.doit(*command)
+        assert (run.returncode, run.err.strip()) == (3, f"ERROR: {said}")
