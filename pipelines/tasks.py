@@ -325,8 +325,20 @@ def asked_for_nothing(argv: list[str]) -> str | None:
     return None
 
 
+def cleans_everything(argv: list[str]) -> bool:
+    """Whether this is a bare `doit clean`: it would throw every ticket's agent runs away."""
+    if len(argv) < 2 or argv[1] != "clean":
+        return False
+    return not [a for a in argv[2:] if not a.startswith("-")] and not {"-a", "--all"} & set(argv)
+
+
 if (wrong := asked_for_nothing(sys.argv)) is not None:
     raise InvalidDodoFile(wrong)
+if cleans_everything(sys.argv):
+    raise InvalidDodoFile(
+        "doit clean without a task would throw away every ticket's agent runs: name what to clean "
+        "(doit clean patch:T-42/billing), or say so with doit clean --all"
+    )
 
 if not COMMANDS_THAT_RUN_NOTHING & set(sys.argv[1:]):
     task_ship.doit_create_after = DelayedLoader(  # type: ignore[attr-defined]

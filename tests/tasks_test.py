@@ -360,3 +360,13 @@ def test_a_mistyped_task_name_is_one_line_naming_what_exists(
     for command in (("info", asked), (asked,)):
         run = workspace.doit(*command)
         assert (run.returncode, run.err.strip()) == (3, f"ERROR: {said}")
+
+
+def test_a_bare_clean_is_refused_and_a_named_one_is_not(workspace: Workspace) -> None:
+    setup(workspace)
+    shipped(workspace)
+    run = workspace.doit("clean")
+    assert run.returncode == 3 and "doit clean --all" in run.err
+    assert workspace.state("T-1", "lib", "patch.diff").exists()  # nothing was thrown away
+    assert workspace.doit("clean", "patch:T-1/lib").returncode == 0
+    assert not workspace.state("T-1", "lib", "patch.diff").exists()
