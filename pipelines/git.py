@@ -129,6 +129,13 @@ def fetch(mirror: Path, url: str) -> None:
     git(mirror, "fetch", "-q", "--prune", "--no-tags", url, FETCH, env=at(mirror))
 
 
+def drop_stale_locks(mirror: Path) -> None:
+    """Remove the `*.lock` files a git process killed in the mirror left (refs, packed-refs,
+    config, shallow). Call it holding `mirror_lock`: then no git of shipyard's is writing there."""
+    for lock in [*mirror.glob("*.lock"), *(mirror / "refs").rglob("*.lock")]:
+        lock.unlink(missing_ok=True)
+
+
 def mirror_lock(mirror: Path) -> FileLock:
     mirror.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(str(mirror) + ".lock")

@@ -22,6 +22,8 @@ def ensure(paths: Paths, name: str, spec: RepoSpec, fetch: bool = True) -> Path:
         if spec.seed and not Path(remote).exists():
             git.seed_remote(Path(remote), paths.root / spec.seed)
         created = git.ensure_mirror(mirror, remote)
+        if not created:
+            git.drop_stale_locks(mirror)  # a fetch killed midway; none is running: we hold its lock
         if fetch and not created:
             try:
                 git.fetch(mirror, remote)

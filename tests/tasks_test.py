@@ -370,3 +370,37 @@ def test_a_bare_clean_is_refused_and_a_named_one_is_not(workspace: Workspace) ->
     assert workspace.state("T-1", "lib", "patch.diff").exists()  # nothing was thrown away
     assert workspace.doit("clean", "patch:T-1/lib").returncode == 0
     assert not workspace.state("T-1", "lib", "patch.diff").exists()
+
+
+def test_a_fetch_killed_midway_leaves_no_lock_that_stops_the_next(workspace: Workspace) -> None:
+    setup(workspace)
+    shipped(workspace)
+    mirror = workspace.state("mirrors", "lib.git")
+    (mirror / "refs" / "remotes" / "origin" / "main.lock").write_text("")  # as a kill -9 leaves it
+    (mirror / "packed-refs.lock").write_text("")
+    commit_to(workspace.remotes / "lib.git", {"extra.py": "X = 1\n"})
+    assert workspace.doit("forget", "plan:T-1").returncode == 0
+    shipped(workspace)
+    plan = json.loads(workspace.state("T-1", "plan.json").read_text())
+    assert plan["repos"][0]["base"] == git(workspace.remotes / "lib.git", "rev-parse", "main")
+
+
+def test_a_changed_url_is_where_the_base_comes_from_and_the_branch_goes(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    setup(workspace)
+    shipped(workspace)
+    moved = tmp_path / "moved" / "lib.git"
+    moved.parent.mkdir()
+    git(tmp_path, "clone", "-q", "--bare", str(workspace.remotes / "lib.git"), str(moved))
+    for branch in git(moved, "branch", "--list", "shipyard/*").split():
+        git(moved, "branch", "-D", branch)
+    newer = commit_to(moved, {"moved.py": "X = 1\n"})
+    text = workspace.root.joinpath("repos.yaml").read_text()
+    workspace.write("repos.yaml", text.replace(str(workspace.remotes / "lib.git"), str(moved)))
+    assert workspace.doit("forget", "plan:T-1").returncode == 0
+    shipped(workspace)
+    plan = json.loads(workspace.state("T-1", "plan.json").read_text())
+    assert plan["repos"][0]["base"] == newer
+    mr = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())
+    assert git(moved, "rev-parse", mr["branch"]) == mr["commit"]
