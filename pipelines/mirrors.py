@@ -21,7 +21,10 @@ def ensure(paths: Paths, name: str, spec: RepoSpec, fetch: bool = True) -> Path:
     with git.mirror_lock(mirror):
         if spec.seed and not Path(remote).exists():
             git.seed_remote(Path(remote), paths.root / spec.seed)
-        created = git.ensure_mirror(mirror, remote)
+        try:
+            created = git.ensure_mirror(mirror, remote)
+        except StepError as err:
+            raise StepError(f"repo {name}: cannot fetch {spec.url}: {err}") from None
         if not created:
             git.drop_stale_locks(mirror)  # a fetch killed midway; none is running: we hold its lock
         if fetch and not created:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ def deterministic(ticket: Ticket, workspace: Workspace, found: Mapping[str, list
     text = f"{ticket.title}\n{ticket.body}".lower()
     choices = []
     for repo, spec in workspace.repos.items():
+        if repo not in found:  # not reached
+            continue
         if hits := found.get(repo):
             choices.append(Choice(repo, f"contains {', '.join(f'`{w}`' for w in hits)}"))
         elif any(w.lower() in spec.description.lower() for w in words):
@@ -74,10 +77,24 @@ def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = d
             return pinned
         return mirrors.tip(paths, repo, workspace.repos[repo])
 
-    candidates = list(ticket.repos) if ticket.repos is not None else list(workspace.repos)
-    words = identifiers(ticket) if ticket.repos is None else []
+    def pin_if_reachable(repo: str) -> str | None:
+        """A repo the ticket does not name is skipped, with a warning, when it cannot be reached;
+        one it names fails the plan (and only this ticket's)."""
+        try:
+            return pin(repo)
+        except StepError as err:
+            if named:
+                raise StepError(f"{ticket_id}: plan: {err}") from None
+            print(f"{ticket_id}: plan: skipped {repo}, which cannot be reached: {err}", file=sys.stderr)
+            return None
+
+    named = ticket.repos is not None
+    candidates = list(ticket.repos) if named else list(workspace.repos)
+    words = identifiers(ticket) if not named else []
     with ThreadPoolExecutor(FETCH_JOBS) as pool:
-        bases = dict(zip(candidates, pool.map(pin, candidates), strict=True))
+        reached = dict(zip(candidates, pool.map(pin_if_reachable, candidates), strict=True))
+        bases = {repo: base for repo, base in reached.items() if base is not None}
+        candidates = list(bases)
         hits = pool.map(lambda r: git.grep(paths.mirror(r), bases[r], words), candidates)
         found = dict(zip(candidates, hits, strict=True))
     choices = planner(ticket, workspace, found)

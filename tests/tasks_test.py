@@ -404,3 +404,22 @@ def test_a_changed_url_is_where_the_base_comes_from_and_the_branch_goes(
     assert plan["repos"][0]["base"] == newer
     mr = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())
     assert git(moved, "rev-parse", mr["branch"]) == mr["commit"]
+
+
+def test_an_unreachable_repo_fails_only_the_tickets_that_name_it(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    setup(workspace)
+    text = workspace.root.joinpath("repos.yaml").read_text()
+    gone = tmp_path / "nowhere.git"
+    workspace.write("repos.yaml", text + f"  lost: {{url: {gone}, description: gone}}\n  odd: "
+                    f"{{url: {workspace.remotes / 'docs.git'}, default_branch: trunk}}\n")  # fmt: skip
+    front = 'id: T-2\ntitle: Fix lost\nrepos: [lost]\nagent: {kind: command, run: "true"}'
+    workspace.write("tickets/T-2.md", f"---\n{front}\n---\nFix.\n")
+    run = workspace.doit("ship")
+    assert run.returncode != 0  # T-2 names the lost repo
+    out = run.out + run.err
+    assert "T-1: plan: skipped lost, which cannot be reached: repo lost: cannot fetch" in out
+    assert "T-1: plan: skipped odd, which cannot be reached: repo odd: branch 'trunk' not found" in out
+    assert json.loads(workspace.state("T-1", "lib", "mr.json").read_text())["state"] == "open"
+    assert [line for line in out.splitlines() if line.startswith("T-2: plan: repo lost: cannot fetch")]
