@@ -81,6 +81,10 @@ CASES = {
         ),
         "repos.yaml:8: repos.lib.gates: `uses:` goes round in a cycle: lib -> app -> lib",
     ),
+    "ticket id that YAML reads as a number": (
+        case(ticket=TICKET.replace("id: T-1", "id: 42"), ticket_name="42"),
+        'tickets/42.md:2: id: input should be a valid string, got 42; quote it to make it text: "42"',
+    ),
     "unknown gate": (
         case(repos=REPOS.replace("gates: [ruff]", "gates: [ruff, rufff]")),
         "repos.yaml:3: defaults.gates[1]: unknown gate 'rufff'; "
