@@ -101,6 +101,10 @@ class Paths:
         """The HOME one gate runs with: made anew for each run, never the agent's."""
         return self.repo_dir(ticket, repo) / "gates" / f"{gate}.home"
 
+    def step_error(self, ticket: str, repo: str, step: str) -> Path:
+        """Why a step of the repo failed last, for report.md (gone once it succeeds)."""
+        return self.repo_dir(ticket, repo) / f"{step}.error"
+
     def mr_json(self, ticket: str, repo: str) -> Path:
         return self.repo_dir(ticket, repo) / "mr.json"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pipelines import envs, git, merge_requests, plan, templates
@@ -45,6 +46,7 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
                 ],
                 "mr": read_json(mr_file) if mr_file.exists() else {},
                 "env": _env(workspace, ticket_id, repo, entry["base"]),
+                "mr_error": _text(paths.step_error(ticket_id, repo, "mr")),
             }
         )
     return rows
@@ -89,6 +91,10 @@ def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]
             unchanged=sum(r["mr"].get("state") == "no-change" for r in rows),
         ),
     )
+
+
+def _text(path: Path) -> str | None:
+    return path.read_text().strip() if path.exists() else None
 
 
 def _env(workspace: Workspace, ticket_id: str, repo: str, base: str) -> dict[str, Any] | None:

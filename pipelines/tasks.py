@@ -32,6 +32,7 @@ from pipelines import (
     worktrees,
 )
 from pipelines.errors import InputError, StepError
+from pipelines.files import write_atomic
 from pipelines.reporter import ShipReporter
 
 __all__ = ["DOIT_CONFIG", "task_env", "task_intake", "task_plan", "task_ship", "task_status", "task_ticket"]
@@ -60,14 +61,21 @@ def _rel(path: Path) -> str:
     return PATHS.relative(path)
 
 
-def _step(work: Callable[..., None], *args: Any) -> Callable[[], TaskFailed | None]:
-    """A doit action running one step; its failure is one line, not a traceback."""
+def _step(
+    work: Callable[..., None], *args: Any, record: Path | None = None
+) -> Callable[[], TaskFailed | None]:
+    """A doit action running one step; its failure is one line, not a traceback (and is kept in
+    `record`, when given, for report.md)."""
 
     def action() -> TaskFailed | None:
         try:
             work(WORKSPACE, *args)
         except StepError as err:
-            return TaskFailed(str(err))
+            if record is not None:
+                write_atomic(record, f"{err}\n")
+            return TaskFailed(f"{err} (see {_rel(PATHS.report(args[0]))})" if record else str(err))
+        if record is not None:
+            record.unlink(missing_ok=True)
         return None
 
     return action
@@ -197,7 +205,7 @@ def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str])
     yield {
         "basename": "mr",
         "name": name,
-        "actions": [_step(merge_requests.make, tid, repo)],
+        "actions": [_step(merge_requests.make, tid, repo, record=PATHS.step_error(tid, repo, "mr"))],
         "file_dep": [
             patch,
             _rel(PATHS.ticket_json(tid)),

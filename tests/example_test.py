@@ -64,6 +64,8 @@ def test_user_checkout_is_never_written(workspace: Workspace, tmp_path: Path) ->
     assert run.returncode != 0  # textkit's merge request cannot be pushed there; the others ship
     assert f"EX-1/textkit: mr: {checkout} is a checkout with a work tree" in run.out + run.err
     assert git(checkout, "for-each-ref") == refs  # no branch pushed into it
+    report = workspace.state("EX-1", "report.md").read_text()  # and report.md says why
+    assert "- No merge request: its step failed: EX-1/textkit: mr: " in report
     assert git(checkout, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     assert "collapse_spaces" in (checkout / "textkit/__init__.py").read_text()
     after = subprocess.run(
