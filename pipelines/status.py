@@ -21,15 +21,18 @@ def make(workspace: Workspace, ticket_id: str) -> None:
         if not path.exists():
             continue
         record = read_json(path)
-        row = {"repo": entry["name"], "url": record.get("url"), "state": record["state"], "checks": "none"}
-        if record["state"] == "open":
-            forge = workspace.settings(ticket, entry["name"]).forge
+        row = {"repo": entry["name"], "url": record.get("url"), "branch": record.get("branch"),
+               "state": record["state"], "checks": "none"}  # fmt: skip
+        forge = workspace.settings(ticket, entry["name"]).forge
+        if record.get("forge", forge.kind) != forge.kind:  # repos.yaml moved it to another forge
+            row["checks"] = f"opened on {record['forge']}; repos.yaml now says {forge.kind}: ship to move it"
+        elif record["state"] == "open":
             row.update(plugins.load("forges", forge.kind).status(forge, record))
         rows.append(row)
     write_json(workspace.paths.ticket_dir(ticket_id) / "status.json", {"ticket": ticket_id, "repos": rows})
     table = Table(title=f"{ticket_id}: {ticket.title}", title_justify="left")
-    for column in ("repo", "merge request", "state", "checks"):
+    for column in ("repo", "merge request", "branch", "state", "checks"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["repo"], str(row["url"]), row["state"], row["checks"])
+        table.add_row(row["repo"], str(row["url"]), str(row["branch"] or "-"), row["state"], row["checks"])
     Console(width=160).print(table)

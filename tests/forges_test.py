@@ -109,6 +109,14 @@ def test_status_reads_state_and_checks_back(workspace: Workspace, gitlab: FakeGi
         ("lib", "open", "failed"),
         ("app", "merged", "none"),
     ]
+    assert {r["branch"] for r in rows} == {"shipyard/T-1-new-api"}
+    # repos.yaml moves app to another forge: status says so instead of failing
+    forge = f"kind: gitlab, url: '{gitlab.url}', timeout: 2, backoff: 0.05, project: group/lib"
+    write_repos(workspace, workspace.remotes / "lib.git", workspace.remotes / "app.git", forge, "kind: local")
+    run = workspace.doit("status", env={"GITLAB_TOKEN": TOKEN})
+    assert run.returncode == 0, run.out + run.err
+    rows = json.loads(workspace.state("T-1", "status.json").read_text())["repos"]
+    assert rows[1]["checks"] == "opened on gitlab; repos.yaml now says local: ship to move it"
 
 
 def test_intake_of_a_gitlab_issue(workspace: Workspace, gitlab: FakeGitLab) -> None:
