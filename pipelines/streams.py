@@ -59,6 +59,7 @@ def run_json_lines(
         code = proc.wait()
     finally:
         timer.cancel()
+        sandbox.ended(proc)
     os.replace(partial, transcript)
     reader.join(timeout=5)
     tail = next((s.strip() for s in reversed(stderr) if s.strip()), "")

@@ -6,7 +6,10 @@ ticket:ID -> plan:ID -> prompt:ID/REPO -> patch:ID/REPO -> gate:ID/REPO/GATE -> 
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -339,6 +342,17 @@ def cleans_everything(argv: list[str]) -> bool:
         return False
     return not [a for a in argv[2:] if not a.startswith("-")] and not {"-a", "--all"} & set(argv)
 
+
+def _interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C stops the run now, as a kill would: every finished step is saved already, and the
+    sandboxes die with this process. (doit alone would let the running steps go on to the end.)"""
+    print("\nshipyard: interrupted; `doit ship` again resumes where this run stopped", file=sys.stderr)
+    sys.stdout.flush()
+    os._exit(130)
+
+
+if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, _interrupted)
 
 if (wrong := asked_for_nothing(sys.argv)) is not None:
     raise InvalidDodoFile(wrong)

@@ -234,3 +234,20 @@ def test_kill_9_of_doit_leaves_no_agent_process_and_the_rerun_ships_only_the_cha
     assert git(remote, "diff", "--name-only", "main", branch).split() == ["lib/__init__.py"]
     assert "new_api" in git(remote, "show", f"{branch}:lib/__init__.py")
     assert gone(linger)
+
+
+def test_ctrl_c_stops_the_run_and_every_agent_at_once(workspace: Workspace) -> None:
+    linger = "27.1832"
+    workspace_with(workspace, json.dumps({"kind": "command", "run": f"sleep {linger}"}))
+    proc = subprocess.Popen(
+        [*workspace.doit_argv(), "ship"], cwd=workspace.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not lingering(linger) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert lingering(linger), "the agent never started"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert gone(linger)
