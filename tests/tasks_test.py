@@ -284,14 +284,19 @@ def test_ship_one_ticket_runs_only_that_tickets_tasks(workspace: Workspace) -> N
     assert json.loads(workspace.state("T-2", "lib", "mr.json").read_text())["state"] == "open"
 
 
+def reshipped(ws: Workspace, old: str, new: str) -> tuple[dict, dict]:
+    """lib's merge request record after a ship, and after editing the ticket and shipping again."""
+    setup(ws)
+    shipped(ws)
+    first = json.loads(ws.state("T-1", "lib", "mr.json").read_text())
+    path = ws.root / "tickets/T-1.md"
+    path.write_text(path.read_text().replace(old, new))
+    shipped(ws)
+    return first, json.loads(ws.state("T-1", "lib", "mr.json").read_text())
+
+
 def test_a_changed_patch_updates_the_branch_in_place(workspace: Workspace) -> None:
-    setup(workspace)
-    shipped(workspace)
-    first = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())
-    path = workspace.root / "tickets/T-1.md"
-    path.write_text(path.read_text().replace("s/old_api/new_api/g", "s/old_api/newer_api/g"))
-    shipped(workspace)
-    second = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())
+    first, second = reshipped(workspace, "s/old_api/new_api/g", "s/old_api/newer_api/g")
     assert second["branch"] == first["branch"] and second["commit"] != first["commit"]
     remote = workspace.remotes / "lib.git"
     assert git(remote, "branch", "--list", "shipyard/*").split() == [first["branch"]]
@@ -331,13 +336,7 @@ def test_removing_a_planned_repo_replans_instead_of_crashing(workspace: Workspac
 
 
 def test_a_retitled_ticket_keeps_the_branch_it_pushed(workspace: Workspace) -> None:
-    setup(workspace)
-    shipped(workspace)
-    first = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())
-    path = workspace.root / "tickets/T-1.md"
-    path.write_text(path.read_text().replace("title: Replace old_api", "title: Swap old_api"))
-    shipped(workspace)
-    second = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())
+    first, second = reshipped(workspace, "title: Replace old_api", "title: Swap old_api")
     assert second["branch"] == first["branch"] and second["title"].startswith("Swap old_api")
     remote = workspace.remotes / "lib.git"
     assert git(remote, "branch", "--list", "shipyard/*").split() == [first["branch"]]
