@@ -28,7 +28,8 @@ def write(root: Path, url: str, token_env: str | None = None) -> Path:
     rewritten only when the issue changed."""
     kind = forge_of(url)
     env_name = token_env or TOKENS[kind]
-    issue = plugins.load("forges", kind).read_issue(url, forges.token(env_name, None, f"intake {url}"))
+    other = f"name the variable that holds it: doit intake url={url} token_env=NAME"
+    issue = plugins.load("forges", kind).read_issue(url, forges.token(env_name, None, f"intake {url}", other))
     ticket_id = f"{issue['repo'].split('/')[-1]}-{issue['number']}"
     target = root / "tickets" / f"{ticket_id}.md"
     front: dict[str, Any] = {"id": ticket_id}

@@ -194,3 +194,12 @@ def test_retries_below_one_are_bad_input(workspace: Workspace) -> None:
     assert run.err.strip() == (
         "ERROR: repos.yaml:2: defaults.forge.retries: input should be greater than or equal to 1, got 0"
     )
+
+
+def test_intake_without_a_token_says_how_to_give_one(workspace: Workspace) -> None:
+    workspace.write("repos.yaml", "repos: {}\n")
+    url = "https://github.com/acme/app/issues/7"
+    run = workspace.doit("intake", f"url={url}", env={"GITHUB_TOKEN": ""})
+    assert run.returncode != 0
+    said = f"intake {url}: no token: set GITHUB_TOKEN (or name the variable that holds it: doit intake"
+    assert said in run.out + run.err

@@ -39,7 +39,9 @@ class MergeRequest:
 TOKEN_WAIT = 60  # seconds a token_cmd may take (a password manager asking for its passphrase)
 
 
-def token(env_name: str | None, command: str | None, what: str) -> str:
+def token(
+    env_name: str | None, command: str | None, what: str, other: str = "token_cmd in repos.yaml"
+) -> str:
     """A forge token, read now from the environment or a command; never stored anywhere.
 
     Errors name the variable or the command, never a value.
@@ -54,7 +56,7 @@ def token(env_name: str | None, command: str | None, what: str) -> str:
         return proc.stdout.strip()
     if env_name and os.environ.get(env_name):
         return os.environ[env_name]
-    raise StepError(f"{what}: no token: set {env_name} (or token_cmd in repos.yaml)")
+    raise StepError(f"{what}: no token: set {env_name} (or {other})")
 
 
 def retry(call: Callable[[], T], transient: Callable[[Exception], bool], attempts: int = 4,
