@@ -40,6 +40,7 @@ def setup(ws: Workspace, run: str = SED, app_gates: str = APP_GATES, sandbox: bo
         f"""\
 defaults:
   gates: [ruff, pytest]
+  env: none  # the graph is what these tests judge; repo_envs_test.py builds envs
   sandbox: {"on" if sandbox else "off"}
 repos:
   lib: {{url: {lib}, description: the library, skills: [lib-notes]}}
