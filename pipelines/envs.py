@@ -112,14 +112,9 @@ def key(recipe: Recipe, setting: Setting) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def record(state: Path, mirror: Path, repo: str, base: str, setting: Setting) -> dict[str, Any] | None:
-    """What is known of the repo's env at `base` (key, how, status, build time); None for `none`."""
-    found = recipe(mirror, base, setting)
-    if found is None:
-        return None
-    name = key(found, setting)
-    done = _done(state / "envs" / repo / f"{name}.json")
-    return done or {"key": name, "how": found.how, "status": "not built", "error": None, "seconds": None}
+def built(state: Path, repo: str, key: str) -> dict[str, Any] | None:
+    """The record of the repo's env with `key` (how it was made, status, build time), if any."""
+    return _done(state / "envs" / repo / f"{key}.json")
 
 
 def ensure(

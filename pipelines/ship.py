@@ -45,7 +45,8 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
                     for g in gates
                 ],
                 "mr": read_json(mr_file) if mr_file.exists() else {},
-                "env": _env(workspace, ticket_id, repo, entry["base"]),
+                "env": _env(workspace, repo, gates),
+                "no_env": workspace.settings(ticket, repo).env == "none",
                 "mr_error": _text(paths.step_error(ticket_id, repo, "mr")),
             }
         )
@@ -97,10 +98,10 @@ def _text(path: Path) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-def _env(workspace: Workspace, ticket_id: str, repo: str, base: str) -> dict[str, Any] | None:
-    setting = workspace.settings(workspace.tickets[ticket_id], repo).env
-    mirror = workspace.paths.mirror(repo)
-    return envs.record(workspace.paths.state, mirror, repo, base, setting) if mirror.exists() else None
+def _env(workspace: Workspace, repo: str, gates: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The env the repo's gates ran in, as its build recorded it."""
+    key = next((g["env"] for g in gates if g.get("env")), None)
+    return envs.built(workspace.paths.state, repo, key) if key else None
 
 
 def patch_cell(row: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class Report:
     summary: str = ""
     log: str = field(default="", repr=False)
     pre_existing: tuple[Finding, ...] = ()  # found on the base commit too: they do not fail the gate
+    env: str | None = None  # the key of the repo's env the gate ran in (None: shipyard's own Python)
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,10 @@ def check(
     changed = tuple(f for f in git.changed(mirror, tree, base, exclude) if gate.covers(f))
     python = str(env.python) if env else sys.executable
     report = backend.check(gate, GateJob(tree, changed, variables, box, mirror, base, python))
-    if gate.strict or report.status != "fail" or not getattr(backend, "BASELINE", True):
-        return report
-    # the base is judged alone, without the siblings' changes
-    return baselines.judge(report, baselines.findings(workspace, repo, base, gate, env))
+    if report.status == "fail" and not gate.strict and getattr(backend, "BASELINE", True):
+        # the base is judged alone, without the siblings' changes
+        report = baselines.judge(report, baselines.findings(workspace, repo, base, gate, env))
+    return replace(report, env=env.key) if env else report
 
 
 def runs_code(backend: object) -> bool:
