@@ -6,17 +6,16 @@ cached in `state/baselines/REPO/SHA/GATE.json` and shared by every ticket on tha
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from dataclasses import asdict, replace
 from typing import Any
 
 from filelock import FileLock
 
-from pipelines import envs, git, plugins, worktrees
+from pipelines import envs, git, plugins
 from pipelines.config import GateSpec, Workspace
 from pipelines.files import read_json, write_json
-from pipelines.gates import Finding, GateJob, Report, version
+from pipelines.gates import Finding, Report, count, prepare, version
 from pipelines.worktrees import base_mirror
 
 
@@ -35,11 +34,7 @@ def findings(
         mirror = base_mirror(workspace, repo, base)
         git.checkout(mirror, tree, base)
         every_file = tuple(f for f in git.files_at(mirror, base) if gate.covers(f))
-        variables = worktrees.activate(worktrees.fresh_home(home, gate.env), env, [tree])
-        readable = [env.root] if env else []
-        box = worktrees.box(workspace, repo, tree, home, workspace.network(repo, gate), readable=readable)
-        python = str(env.python) if env else sys.executable
-        job = GateJob(tree, every_file, variables, box, mirror, base, python)
+        job = prepare(workspace, repo, gate, tree, home, base, env, changed=every_file)
         report = plugins.load("gates", gate.plugin).check(gate, job)
         # a base the gate cannot evaluate excuses nothing
         found = list(report.findings) if report.status in ("pass", "fail") else []
@@ -62,7 +57,7 @@ def judge(report: Report, on_base: list[Finding]) -> Report:
     if not old:
         return report
     status = "fail" if new else "pass"
-    summary = f"{len(new)} new {'finding' if len(new) == 1 else 'findings'}, {len(old)} pre-existing"
+    summary = f"{count(len(new), 'new finding')}, {len(old)} pre-existing"
     return replace(report, status=status, findings=tuple(new), pre_existing=tuple(old), summary=summary)
 
 

@@ -177,10 +177,11 @@ def _build(
     cache = Path(os.environ.get("UV_CACHE_DIR") or state / "envs" / ".uv-cache")  # the user's, if set
     env.root.mkdir(parents=True)
     cache.mkdir(parents=True, exist_ok=True)
-    variables = {**tools.environment(home), **index_settings(), "UV_PYTHON_DOWNLOADS": "never"}
+    index = index_settings()
+    variables = {**tools.environment(home), **index, "UV_PYTHON_DOWNLOADS": "never"}
     variables["UV_CACHE_DIR"] = str(cache)
     box = sandbox.Box(
-        cwd=source, writable=(env.root, home, cache), readable=_index_paths(),
+        cwd=source, writable=(env.root, home, cache), readable=_index_paths(index),
         hidden=(state,), network=True, enabled=sandboxed,
     )  # fmt: skip
     log: list[str] = []
@@ -292,10 +293,10 @@ def _pip_config() -> dict[str, str]:
     }
 
 
-def _index_paths() -> tuple[Path, ...]:
+def _index_paths(index: dict[str, str]) -> tuple[Path, ...]:
     """Local folders and certificates the index settings name: readable in the build's sandbox."""
     found = []
-    for value in index_settings().values():
+    for value in index.values():
         for word in re.split(r"[\s,]+", value):
             path = word.removeprefix("file://")
             if path.startswith("/") and os.path.exists(path):

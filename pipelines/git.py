@@ -174,6 +174,7 @@ def checkout(mirror: Path, path: Path, sha: str) -> Path:
     Always made anew: a sandboxed step may have left anything in the old one, its `.git` included.
     """
     remove_tree(path)
+    own_index(path).unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     git(mirror, "worktree", "prune", env=at(mirror))
     git(mirror, "worktree", "add", "-q", "--force", "--detach", str(path), sha, env=at(mirror))
@@ -202,15 +203,22 @@ def admin_dir(mirror: Path, worktree: Path) -> Path | None:
 def _staged(
     mirror: Path, worktree: Path, base: str, exclude: tuple[str, ...] = ()
 ) -> Iterator[dict[str, str]]:
-    """Every file of `worktree` staged on `base` in an index of shipyard's own.
+    """Every file of `worktree` staged in an index of shipyard's own, begun from `base`.
 
     What the worktree's own index says is not trusted: a sandboxed step could have written it.
+    Ours lies beside the worktree, where no step can write, and lives as long as the worktree: its
+    stat data spare `git add` from hashing every file again at each call.
     """
-    with tempfile.TemporaryDirectory() as tmp:
-        env = at(mirror, worktree, Path(tmp) / "index")
+    index = own_index(worktree)
+    env = at(mirror, worktree, index)
+    if not index.exists():
         git(worktree, "read-tree", base, env=env)
-        git(worktree, "add", "-A", "--", ".", *(f":(exclude){p}" for p in exclude), env=env)
-        yield env
+    git(worktree, "add", "-A", "--", ".", *(f":(exclude){p}" for p in exclude), env=env)
+    yield env
+
+
+def own_index(worktree: Path) -> Path:
+    return worktree.with_name(worktree.name + ".index")
 
 
 def diff(mirror: Path, worktree: Path, base: str, *args: str, exclude: tuple[str, ...] = ()) -> bytes:

@@ -22,6 +22,11 @@ class Job:
     guard_log: Path | None = None  # where the guard hook records refusals
     protected: tuple[str, ...] = ()  # paths the repo protects
 
+    @property
+    def hook_writes(self) -> list[Path]:
+        """What the guard hook, in the sandbox with the agent, appends to."""
+        return [self.guard_log] if self.guard_log is not None else []
+
 
 @dataclass(frozen=True)
 class Result:

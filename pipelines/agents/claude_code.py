@@ -75,7 +75,7 @@ def run(settings: Settings, job: Job) -> Result:
     with tempfile.TemporaryDirectory(prefix=".claude-settings-", dir=job.transcript.parent) as tmp:
         hooks = Path(tmp) / "settings.json"
         hooks.write_text(json.dumps(_hook_settings(job)))
-        box = job.box.allow(readable=[hooks], writable=_logs(job), network=True)
+        box = job.box.allow(readable=[hooks], writable=job.hook_writes, network=True)
         argv = [
             exe, "-p", "--output-format", "stream-json", "--verbose",
             "--max-turns", str(settings.max_turns), "--permission-mode", "acceptEdits",
@@ -89,11 +89,6 @@ def run(settings: Settings, job: Job) -> Result:
             argv, box, env, settings.timeout, job.transcript, secrets, stdin=job.prompt
         )
     return _result(settings, code, events, tail, round(time.monotonic() - started, 3))
-
-
-def _logs(job: Job) -> list[Path]:
-    """The guard's log, which the hook (in the sandbox with the agent) appends to."""
-    return [job.guard_log] if job.guard_log is not None else []
 
 
 def _hook_settings(job: Job) -> dict[str, Any]:

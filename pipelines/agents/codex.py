@@ -87,8 +87,7 @@ def run(settings: Settings, job: Job) -> Result:
         config = Path(home) / "config.toml"
         config.write_text(config_toml(settings, job))
         env = {**job.env, "CODEX_HOME": home, settings.api_key_env: key}
-        logs = [job.guard_log] if job.guard_log is not None else []
-        box = job.box.allow(writable=[Path(home), *logs], readable=[config], network=True)
+        box = job.box.allow(writable=[Path(home), *job.hook_writes], readable=[config], network=True)
         argv = [
             exe, "exec", "--json", "-s", "workspace-write", "--skip-git-repo-check",
             "--dangerously-bypass-hook-trust",  # our own hook, written just now: nothing to review

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipelines import git, plan, plugins, sandbox, worktrees
+from pipelines import envs, git, plan, plugins, sandbox, worktrees
 from pipelines.config import GateSpec, Workspace
 from pipelines.errors import StepError
 from pipelines.files import write_atomic, write_json
@@ -97,19 +97,36 @@ def check(
     except StepError as err:
         return Report("error", summary=str(err))
     home = workspace.paths.gate_home(ticket_id, repo, gate.name)
-    variables = worktrees.activate(worktrees.fresh_home(home, gate.env), env, [tree, *used])
-    readable = [*used, *([env.root] if env else [])]
-    box = worktrees.box(workspace, repo, tree, home, workspace.network(repo, gate), readable=readable)
-    if box.enabled and (why := sandbox.problem()):
+    job = prepare(workspace, repo, gate, tree, home, base, env, used)
+    if job.box.enabled and (why := sandbox.problem()):
         return Report("error", summary=f"no sandbox: {why} (or `sandbox: off`)")
     mirror = workspace.paths.mirror(repo)
     changed = tuple(f for f in git.changed(mirror, tree, base, exclude) if gate.covers(f))
-    python = str(env.python) if env else sys.executable
-    report = backend.check(gate, GateJob(tree, changed, variables, box, mirror, base, python))
+    report = backend.check(gate, replace(job, changed=changed))
     if report.status == "fail" and not gate.strict and getattr(backend, "BASELINE", True):
         # the base is judged alone, without the siblings' changes
         report = baselines.judge(report, baselines.findings(workspace, repo, base, gate, env))
     return replace(report, env=env.key) if env else report
+
+
+def prepare(
+    workspace: Workspace,
+    repo: str,
+    gate: GateSpec,
+    tree: Path,
+    home: Path,
+    base: str,
+    env: envs.Env | None,
+    used: Sequence[Path] = (),
+    changed: tuple[str, ...] = (),
+) -> GateJob:
+    """A gate's job on `tree` (a worktree of the repo at `base`, or beside it `used` repos' trees):
+    an empty HOME, the repo's env active when it has one, and the sandbox to run in."""
+    variables = worktrees.activate(worktrees.fresh_home(home, gate.env), env, [tree, *used])
+    network = workspace.network(repo, gate)
+    box = worktrees.box(workspace, repo, tree, home, network, readable=[*used, *([env.root] if env else [])])
+    python = str(env.python) if env else sys.executable
+    return GateJob(tree, changed, variables, box, workspace.paths.mirror(repo), base, python)
 
 
 def runs_code(backend: object) -> bool:
