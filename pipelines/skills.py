@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from pipelines import frontmatter
+from pipelines import frontmatter, globs
 from pipelines.errors import InputError
 from pipelines.yamlfile import validate
 
+# gitignore-style globs (`*.py`, without a slash, matches at any depth), read before `applies_to.paths`
 LANGUAGES = {
     "python": ("*.py", "*.pyi"),
     "javascript": ("*.js", "*.mjs", "*.cjs", "*.jsx"),
@@ -27,7 +27,7 @@ class AppliesTo(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     repos: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
-    paths: tuple[str, ...] = ()
+    paths: tuple[globs.Glob, ...] = ()  # gitignore-style: `!glob` takes back what came before
 
 
 class SkillFront(BaseModel):
@@ -60,8 +60,8 @@ class Skill:
             return False
         if repo in rule.repos:
             return True
-        globs = [g for lang in rule.languages for g in LANGUAGES.get(lang, ())] + list(rule.paths)
-        return any(fnmatch.fnmatch(f, g) for g in globs for f in files)
+        selected = (*(g for lang in rule.languages for g in LANGUAGES.get(lang, ())), *rule.paths)
+        return any(globs.matches(selected, f) for f in files)
 
 
 def load_all(skills_dir: Path, root: Path) -> dict[str, Skill]:

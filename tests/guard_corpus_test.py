@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pipelines import globs
 from pipelines.guard import PROTECTED, Policy, check_tool, hook_command
 
 Call = tuple[str, dict[str, Any]]
@@ -429,13 +430,13 @@ def test_every_call_gets_its_decision_from_the_hook_command(world: dict[str, Pat
 
 @pytest.mark.parametrize("call", REFUSED, ids=lambda c: str(c[1].get("command", c))[:60])
 def test_refused(world: dict[str, Path], call: Call) -> None:
-    policy = Policy(world["work"], (*PROTECTED, "db/*.sql"), agent_env(world))
+    policy = Policy(world["work"], globs.rules((*PROTECTED, "db/*.sql")), agent_env(world))
     tool, tool_input = fill(call, world)
     assert check_tool(policy, tool, tool_input, world["work"]) is not None
 
 
 @pytest.mark.parametrize("call", ALLOWED, ids=lambda c: str(c[1].get("command", c))[:60])
 def test_allowed(world: dict[str, Path], call: Call) -> None:
-    policy = Policy(world["work"], (*PROTECTED, "db/*.sql"), agent_env(world))
+    policy = Policy(world["work"], globs.rules((*PROTECTED, "db/*.sql")), agent_env(world))
     tool, tool_input = fill(call, world)
     assert check_tool(policy, tool, tool_input, world["work"]) is None

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -79,6 +80,17 @@ def test_the_hook_protects_what_the_repo_says(work: Path) -> None:
     code, out, _ = run(command, work, "Write", {"file_path": "db/schema.sql"}, work.parent / "home")
     assert code == 0 and "protected" in out
     assert run(command, work, "Write", {"file_path": "ruff.toml"}, work.parent / "home")[1] == ""
+
+
+def test_the_hook_reads_protected_globs_as_gitignore_does(work: Path) -> None:
+    command = hook_command(work, None, ("src/**/*.py", "lib/*.py", "*.sql", ".github/", "!db/seed.sql"))
+    paths = {
+        "src/a.py": True, "src/x/a.py": True, "lib/a.py": True, "lib/x/a.py": False, "db/b.sql": True,
+        "db/seed.sql": False, ".github/workflows/ci.yml": True, "README.md": False, ".git/config": True,
+    }  # fmt: skip
+    home = work.parent / "home"
+    decided = {p: "protected" in run(command, work, "Write", {"file_path": p}, home)[1] for p in paths}
+    assert decided == paths
 
 
 def test_the_hook_command_runs_the_guard_isolated_by_absolute_path(work: Path) -> None:
@@ -198,13 +210,15 @@ def test_a_non_editable_install_runs_its_own_guard_whatever_the_worktree_holds(
     installed: Path, work: Path
 ) -> None:
     shadowed(work)
+    # its dependencies (pathspec...) from this venv's site-packages: -S reads no .pth, so not this checkout
     program = (
-        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); from pipelines import guard; "
+        "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+        "sys.path.append(sys.argv[3]); from pipelines import guard; "
         "assert Path(guard.__file__).is_relative_to(sys.argv[1]), guard.__file__; "
         "print(guard.hook_command(Path(sys.argv[2]), None, guard.PROTECTED))"
     )
     command = subprocess.run(
-        [sys.executable, "-S", "-c", program, str(installed), str(work)],
+        [sys.executable, "-S", "-c", program, str(installed), str(work), sysconfig.get_path("purelib")],
         cwd=work.parent, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     assert str(installed / "pipelines/guard/hook.py") in command

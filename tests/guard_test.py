@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pathspec
 import pytest
 
+from pipelines import globs
 from pipelines.guard import Policy, check_patch, check_tool
+from pipelines.guard.policy import GIT_LINK, GIT_LINK_RULES, PROTECTED, PROTECTED_RULES, protects
 
 
 @pytest.fixture
@@ -220,3 +223,51 @@ def test_a_test_moved_or_renamed_is_not_deleted() -> None:
     assert [r.rule for r in check_patch(diff("src/app_test.go", ["func TestX() {}"], [], gone))] == [
         "deleted-test"
     ]
+
+
+# globs a repo may protect, and the paths each protects: gitignore-style, not fnmatch
+PROTECT = ("src/**/*.py", "lib/*.py", "*.sql", ".github/", "docs/**", "!docs/keep.md")
+PATHS = {
+    "src/a.py": True, "src/x/a.py": True, "src/a.txt": False, "other/src/a.py": False,
+    "lib/a.py": True, "lib/x/a.py": False,
+    "a.sql": True, "db/b.sql": True, "db/b.sqlite": False,
+    ".github/workflows/ci.yml": True, "x/.github/ci.yml": True, ".githubx/ci.yml": False,
+    "docs/a.md": True, "docs/keep.md": False, "docsx.md": False,
+}  # fmt: skip
+
+
+def test_a_patch_is_judged_by_gitignore_style_globs() -> None:
+    changed = {path for path in PATHS if check_patch(diff(path, ["a"], ["b"]), PROTECT)}
+    assert changed == {path for path, protected in PATHS.items() if protected}
+
+
+def test_the_policy_judges_writes_by_gitignore_style_globs(tmp_path: Path) -> None:
+    (tmp_path / "work").mkdir()
+    policy = Policy(tmp_path / "work", globs.rules(PROTECT), env={"HOME": str(tmp_path)})
+    assert {path: policy.write(path, policy.worktree) is not None for path in PATHS} == PATHS
+
+
+def test_the_defaults_are_protected_at_the_depth_gitignore_says(policy: Policy) -> None:
+    def refused(path: str) -> bool:
+        return policy.write(path, policy.worktree) is not None
+
+    assert refused(".github/workflows/ci.yml") and refused("pkg/ruff.toml") and refused("pkg/.git/config")
+    assert refused(".claude/settings.local.json") and not refused("pkg/.claude/settings.json")
+    assert not refused(".githooks/x") and not refused("src/tox.ini.py")
+    repo = Policy(policy.worktree, globs.rules(("*.md", "!.git")), env=policy.env)
+    assert repo.write(".git/config", repo.worktree) is not None  # `!` takes back no .git
+
+
+def test_the_hooks_default_rules_are_what_pathspec_makes_of_the_defaults() -> None:
+    # the hook cannot import pathspec; regenerate with `pipelines.globs.rules(PROTECTED)` if this fails
+    assert globs.rules(PROTECTED) == PROTECTED_RULES
+    assert globs.rules(GIT_LINK) == GIT_LINK_RULES
+
+
+@pytest.mark.parametrize(
+    "lines", [PROTECT, ("docs/", "!docs/keep.md"), ("*.md", "!docs/"), ("**", "!*.py", "src/a.py")]
+)
+def test_the_guard_decides_as_pathspec_does(lines: tuple[str, ...]) -> None:
+    paths = [*PATHS, "a.py", "docs", "docs/x/keep.md", "b.md", "src/x/b.md"]
+    expected = pathspec.GitIgnoreSpec.from_lines(lines)
+    assert {p: protects(globs.rules(lines), p) for p in paths} == {p: expected.match_file(p) for p in paths}

@@ -12,7 +12,6 @@ from pipelines.guard.hook import (
     Policy,
     Refusal,
     check_apply_patch,
-    check_patch,
     check_shell,
     check_tool,
     deny,
@@ -21,6 +20,7 @@ from pipelines.guard.hook import (
     main,
     record,
 )
+from pipelines.guard.patch import check_patch
 
 __all__ = [
     "ALLOW", "PROTECTED", "Policy", "Refusal", "check_apply_patch", "check_patch", "check_shell",

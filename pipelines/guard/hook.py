@@ -1,17 +1,19 @@
 """The guard as an agent's PreToolUse hook, and the checks of one tool call.
 
 As a hook it is the command `hook_command` builds, `python -I -S /abs/path/pipelines/guard/hook.py hook
---worktree W --log guard.jsonl [--protect GLOB]...`, which Claude Code and Codex run through `sh -c`
+--worktree W --log guard.jsonl [--protect-re REGEX]...`, which Claude Code and Codex run through `sh -c`
 in the worktree with the agent's environment. Isolated (-I: neither the cwd nor this folder nor any
 PYTHON* variable on its path; -S: no site-packages, no .pth file), nothing in the worktree or that
 environment can stand in for its code: it imports only the standard library, and its siblings load
 from this file's folder by absolute path. It reads the hook JSON on stdin and answers with an
 explicit allow or a deny whose reason the agent reads; the shell around it turns anything else (a
-crash, a hang past its time limit, any other output or exit status) into exit 2, a refusal.
+crash, a hang past its time limit, any other output or exit status) into exit 2, a refusal. The
+repo's protected globs reach it compiled by pathspec in shipyard's process (`!REGEX` for a `!` glob),
+so it judges them exactly as `check_patch` does.
 
 `shell` reads shell text, `walk` and `programs` find what it would run, `rules` and `git_rules`
-judge each command, `policy` judges paths. After the agent, `check_patch` (`patch`) holds the
-patch to the same policy.
+judge each command, `policy` judges paths. After the agent, `check_patch` (`patch`, in shipyard's
+process) holds the patch to the same policy.
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ if TYPE_CHECKING:
     from os import PathLike
     from typing import Any
 
-    from pipelines.guard import patch as guard_patch
     from pipelines.guard import policy as guard_policy
     from pipelines.guard import rules as guard_rules
     from pipelines.guard import shell as guard_shell
@@ -57,12 +58,11 @@ else:
     guard_shell = importlib.import_module(f"{_package()}.shell")
     guard_walk = importlib.import_module(f"{_package()}.walk")
     guard_rules = importlib.import_module(f"{_package()}.rules")
-    guard_patch = importlib.import_module(f"{_package()}.patch")
 
 PROTECTED = guard_policy.PROTECTED
+PROTECTED_RULES = guard_policy.PROTECTED_RULES
 Policy = guard_policy.Policy
 Refusal = guard_policy.Refusal
-check_patch = guard_patch.check_patch
 
 SHELL_TOOLS = {"Bash", "shell", "exec_command", "local_shell", "unified_exec"}
 PATCH_TOOLS = {"apply_patch", "applypatch"}
@@ -191,10 +191,13 @@ def hook_command(
     """
     argv = [python or sys.executable, "-I", "-S", HERE, "hook", "--worktree", os.fspath(worktree)]
     argv += ["--log", os.fspath(log or os.devnull), "--limit", f"{limit:g}"]
-    for glob in protected:
-        argv += ["--protect", glob]
-    import shutil  # here, not at the top: the hook itself never needs it
+    # imported here, not at the top: the hook itself never needs them, and could not import pathspec
+    import shutil
 
+    from pipelines import globs
+
+    for regex, include in globs.rules(protected):  # the repo's globs, compiled as check_patch compiles them
+        argv += ["--protect-re", regex if include else f"!{regex}"]
     timeout = shutil.which("timeout")  # the guard's own alarm fires first; this kills a guard that hangs
     guard = shlex.join([timeout, "-k", "1", f"{limit + 1:g}", *argv] if timeout else argv)
     failed = "shipyard guard: the guard failed (status $?), so this action is refused"
@@ -208,7 +211,7 @@ def hook_command(
 
 def hook(argv: Sequence[str], stdin: str) -> str:
     """The hook's decision, as the JSON to print: ALLOW, or a deny with its reason."""
-    options: dict[str, list[str]] = {"--worktree": [], "--log": [], "--protect": [], "--limit": []}
+    options: dict[str, list[str]] = {"--worktree": [], "--log": [], "--protect-re": [], "--limit": []}
     if len(argv) % 2:
         raise ValueError(f"an option without its value in {list(argv)}")
     for flag, value in zip(argv[::2], argv[1::2], strict=True):
@@ -219,7 +222,8 @@ def hook(argv: Sequence[str], stdin: str) -> str:
     if not isinstance(tool, str) or not isinstance(tool_input, dict | str):
         raise ValueError("tool_name must be a string and tool_input an object")
     tool_input = {"command": tool_input} if isinstance(tool_input, str) else tool_input
-    policy = Policy(worktree, tuple(options["--protect"]) or PROTECTED, dict(os.environ))
+    protected = tuple((r[1:], False) if r.startswith("!") else (r, True) for r in options["--protect-re"])
+    policy = Policy(worktree, protected or PROTECTED_RULES, dict(os.environ))
     refusal = check_tool(policy, tool, tool_input, event.get("cwd") or worktree)
     if refusal is None:
         return ALLOW
@@ -235,7 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] != "hook":
         print(
-            "usage: hook.py hook --worktree DIR --log FILE [--protect GLOB]... [--limit S]", file=sys.stderr
+            "usage: hook.py hook --worktree DIR --log FILE [--protect-re [!]REGEX]... [--limit S]",
+            file=sys.stderr,
         )
         return 2
     try:

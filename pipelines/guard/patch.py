@@ -4,18 +4,20 @@ It judges what the patch changes: a protected path touched; a test file deleted 
 renamed, or moved to a file added with the same name or the same test names); a lint suppression
 of some kind (`noqa`, `type: ignore`, `eslint-disable`...) that a file has more of after the patch
 than before (moving code with its suppressions adds none); something that looks like a secret.
+It runs in shipyard's process, never in the hook: it compiles the protected globs with pathspec.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .policy import PROTECTED, Refusal
+from pipelines import globs
+
+from .policy import PROTECTED, Refusal, protects
 
 SUPPRESSIONS = {
     "noqa": r"#\s*(ruff:\s*|flake8:\s*)?noqa\b",
@@ -51,13 +53,17 @@ class FileDiff:
 
 
 def check_patch(patch: str, protected: Sequence[str] = PROTECTED) -> list[Refusal]:
-    """The policy applied after the fact to a unified diff, for every agent."""
+    """The policy applied after the fact to a unified diff, for every agent.
+
+    `protected` are gitignore-style globs, judged by the same regexes as in the hook.
+    """
+    rules = globs.rules(protected)
     files = _files(patch)
     moved = _moves(files)
     by_old = {f.old: f for f in files}
     found: list[Refusal] = []
     for diff in files:
-        if any(fnmatch.fnmatch(p, g) for p in (diff.old, diff.new) for g in protected):
+        if any(protects(rules, p) for p in (diff.old, diff.new)):
             found.append(Refusal("protected-path", f"the patch changes protected {diff.new or diff.old}"))
         if diff.deleted and TEST_FILE.search(diff.old) and diff.old not in moved:
             found.append(Refusal("deleted-test", f"the patch deletes the test file {diff.old}"))

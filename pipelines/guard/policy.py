@@ -4,14 +4,15 @@ A path is resolved before it is judged: `~` and `$HOME` from the environment the
 relative to the directory the command runs in, `..` and symlinks followed (`os.path.realpath`).
 Credentials are known by their resolved path and by their file name (`.env`, `id_rsa`, `*.pem`,
 a file named `token`...), never by a substring of it: `src/tokenizer.py` is an ordinary file.
+Protected paths are gitignore-style globs, judged here as regexes: shipyard compiles them with
+pathspec (`pipelines.globs.rules`), which the hook, standard library only, cannot import.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from os import PathLike
@@ -21,7 +22,26 @@ PROTECTED = (
     "ruff.toml", ".ruff.toml", "pytest.ini", "tox.ini", "tach.toml", ".claude/settings*.json",
     ".codex/**", ".gitleaks.toml", ".secrets.baseline",
 )  # fmt: skip
-GIT_LINK = (".git", ".git/**")  # the worktree's link to the mirror: protected whatever the repo says
+GIT_LINK = (".git",)  # the worktree's link to the mirror, or any .git: protected whatever the repo says
+Rule = tuple[str, bool]  # a glob as pathspec compiles it: its regex, and False for a `!` glob
+# PROTECTED and GIT_LINK as `pipelines.globs.rules` compiles them (tests/guard_test.py holds them equal)
+PROTECTED_RULES: tuple[Rule, ...] = (
+    (r"^\.github/", True),
+    (r"^(?:.+/)?\.gitlab\-ci\.yml(?:(?P<ps_d>/)|$)", True),
+    (r"^\.gitlab/", True),
+    (r"^\.circleci/", True),
+    (r"^(?:.+/)?\.pre\-commit\-config\.yaml(?:(?P<ps_d>/)|$)", True),
+    (r"^(?:.+/)?ruff\.toml(?:(?P<ps_d>/)|$)", True),
+    (r"^(?:.+/)?\.ruff\.toml(?:(?P<ps_d>/)|$)", True),
+    (r"^(?:.+/)?pytest\.ini(?:(?P<ps_d>/)|$)", True),
+    (r"^(?:.+/)?tox\.ini(?:(?P<ps_d>/)|$)", True),
+    (r"^(?:.+/)?tach\.toml(?:(?P<ps_d>/)|$)", True),
+    (r"^\.claude/settings[^/]*\.json(?:(?P<ps_d>/)|$)", True),
+    (r"^\.codex/", True),
+    (r"^(?:.+/)?\.gitleaks\.toml(?:(?P<ps_d>/)|$)", True),
+    (r"^(?:.+/)?\.secrets\.baseline(?:(?P<ps_d>/)|$)", True),
+)
+GIT_LINK_RULES: tuple[Rule, ...] = ((r"^(?:.+/)?\.git(?:(?P<ps_d>/)|$)", True),)
 CREDENTIAL_PLACES = re.compile(
     r"/\.(ssh|gnupg|aws|azure|kube|password-store|docker/config\.json|config/(gh|hub|glab-cli|gcloud))(/|$)|"
     r"/\.local/share/keyrings(/|$)|/\.codex/auth\.json$|/\.cargo/credentials(\.toml)?$|/\.gem/credentials$|"
@@ -36,6 +56,20 @@ DEVICES = re.compile(r"/dev/(null|zero|stdout|stderr|stdin|tty|fd/\d+)|/proc/sel
 SYSTEM_TEMP = ("/tmp", "/var/tmp", "/dev/shm", "/usr/tmp")
 
 
+def protects(rules: Sequence[Rule], path: str) -> bool:
+    """Whether `rules` select `path`, as pathspec's GitIgnoreSpec decides: the last rule that matches
+    wins, except that a `!` rule matching only a folder above `path` (its `ps_d` group) does not take
+    back a rule that matched `path` itself (tests/guard_test.py holds the two equal)."""
+    selected, rank = False, 0
+    for regex, include in rules:
+        if (match := re.search(regex, path)) is None:
+            continue
+        here = 1 if match.groupdict().get("ps_d") else 2  # 1: through a folder above `path`
+        if (include and here == 1) or here >= rank:
+            selected, rank = include, here
+    return selected
+
+
 @dataclass(frozen=True)
 class Refusal:
     rule: str
@@ -45,7 +79,7 @@ class Refusal:
 @dataclass(frozen=True)
 class Policy:
     worktree: str | PathLike[str]
-    protected: tuple[str, ...] = PROTECTED
+    protected: tuple[Rule, ...] = PROTECTED_RULES  # the repo's `protect:` globs, compiled (Rule)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ), compare=False, repr=False)
     known: dict[tuple[str, str], str] = field(default_factory=dict, init=False, compare=False, repr=False)
     # ^ paths already resolved: a long command names the same few files many times
@@ -78,8 +112,8 @@ class Policy:
         return resolved[len(self.root) + 1 :] if resolved != self.root else "."
 
     def is_protected(self, relative: str) -> bool:
-        globs = (*GIT_LINK, *self.protected)
-        return any(fnmatch.fnmatchcase(relative, glob) for glob in globs)
+        # apart: a repo's `!.git` takes back nothing
+        return protects(GIT_LINK_RULES, relative) or protects(self.protected, relative)
 
     def is_credential(self, path: str, resolved: str) -> bool:
         return any(

@@ -215,7 +215,7 @@ class Walker:
             places = [a for a in args if not a.startswith("-") or a == "-"] or [self.vars.get("HOME", "/")]
             self.cwd = self.cwd if places[0] == "-" else os.path.normpath(os.path.join(self.cwd, places[0]))
         elif name in ("export", "declare", "typeset", "local", "readonly"):
-            self.vars.update(m.groups() for a in args if (m := ASSIGNMENT.fullmatch(a)))
+            self.vars.update((m[1], m[2]) for a in args if (m := ASSIGNMENT.fullmatch(a)))
         elif name == "unset":
             for variable in args:
                 self.vars.pop(variable, None)
