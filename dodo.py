@@ -1,3 +1,5 @@
 """shipyard's task graph for doit: `doit ship`, `doit list`, `doit patch:ID/REPO`."""
 
-from pipelines.tasks import *  # noqa: F403
+from pipelines.tasks import dodo
+
+globals().update(dodo())

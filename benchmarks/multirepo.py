@@ -42,7 +42,7 @@ SHIP_BRANCH = "shipyard/BENCH-1-replace-old-api-with-new-api"
 AR_BRANCH = "all-repos_autofix_bench"
 SHIPYARD_JOBS = 4
 GATES = ["ruff", "ruff-format", "secrets"]  # doit's num_process in shipyard's DOIT_CONFIG
-DODO = "from pipelines.tasks import *  # noqa: F403\n"
+DODO = "from pipelines.tasks import dodo\n\nglobals().update(dodo())\n"
 TICKET = f"""---
 id: BENCH-1
 title: Replace old_api with new_api

@@ -15,8 +15,8 @@ from filelock import FileLock
 from pipelines import envs, git, plugins
 from pipelines.config import GateSpec, Workspace
 from pipelines.files import read_json, write_json
-from pipelines.gates import Finding, Report, count, prepare, version
-from pipelines.worktrees import base_mirror
+from pipelines.gates import Finding, Report, count
+from pipelines.worktrees import base_mirror, gate_job
 
 
 def findings(
@@ -25,7 +25,12 @@ def findings(
     """The gate's findings on the base commit, from the cache or from one run there."""
     paths = workspace.paths
     target = paths.baseline(repo, base, gate.name)
-    key = {"gate": gate.model_dump(mode="json"), "version": version(gate), "env": env.key if env else None}
+    backend = plugins.gate(gate.plugin)
+    key = {
+        "gate": gate.model_dump(mode="json"),
+        "version": backend.version(gate),
+        "env": env.key if env else None,
+    }
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.parent / ".lock")):  # one base tree per commit, shared by its gates
         if target.exists() and (cached := read_json(target))["key"] == key:
@@ -34,8 +39,8 @@ def findings(
         mirror = base_mirror(workspace, repo, base)
         git.checkout(mirror, tree, base)
         every_file = tuple(f for f in git.files_at(mirror, base) if gate.covers(f))
-        job = prepare(workspace, repo, gate, tree, home, base, env, changed=every_file)
-        report = plugins.load("gates", gate.plugin).check(gate, job)
+        job = gate_job(workspace, repo, gate, tree, home, base, env, changed=every_file)
+        report = backend.check(gate, job)
         # a base the gate cannot evaluate excuses nothing
         found = list(report.findings) if report.status in ("pass", "fail") else []
         write_json(target, {"key": key, "status": report.status, "findings": [asdict(f) for f in found]})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,10 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines import envs, plugins, skills, tickets, yamlfile
+from pipelines import envs, globs, plugins, skills, tickets, yamlfile
+from pipelines.agents import AgentSettings
 from pipelines.errors import InputError
 from pipelines.guard import PROTECTED
 from pipelines.paths import Paths
+from pipelines.plugins import Backend
 from pipelines.yamlfile import KeyPath, dotted, line_of, validate
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -36,15 +37,19 @@ class GateSpec(Strict):
     # first on PYTHONPATH): the tests of a library's users see the library's new code
     uses: tuple[str, ...] = ()
     strict: bool = False  # judge every finding, not only those the base commit does not have
-    paths: tuple[str, ...] = ()  # globs: the changed files the gate looks at (default: all)
+    paths: globs.Globs = ()  # gitignore-style globs: the changed files the gate looks at (default: all)
     network: bool | None = None  # reach the network from the sandbox (default: the repo's `network`)
 
     def covers(self, file: str) -> bool:
-        return not self.paths or any(fnmatch.fnmatch(file, glob) for glob in self.paths)
+        return not self.paths or globs.matches(self.paths, file)
 
     @property
     def plugin(self) -> str:
         return self.kind or self.name
+
+
+# Without a ticket nothing runs an agent: repos.yaml alone may leave it to the tickets' front matter.
+NO_AGENT: Any = None
 
 
 class Defaults(Strict):
@@ -63,7 +68,7 @@ class RepoSpec(Strict):
     description: str = ""
     skills: tuple[str, ...] = ()
     seed: str | None = None
-    protect: tuple[str, ...] = PROTECTED  # paths the agent must not change (gate and CI config)
+    protect: globs.Globs = PROTECTED  # gitignore-style globs the agent must not change (gate and CI config)
     agent: dict[str, Any] | None = None
     gates: list[Any] | None = None
     forge: dict[str, Any] | None = None
@@ -84,9 +89,9 @@ class RepoSettings:
 
     name: str
     spec: RepoSpec
-    agent: Any  # the agent backend's Settings
+    agent: AgentSettings  # the agent backend's Settings
     gates: tuple[GateSpec, ...]
-    forge: BaseModel
+    forge: Backend  # the forge backend's Settings
     branch_prefix: str
     env: envs.Setting
 
@@ -155,7 +160,7 @@ class Workspace:
         return RepoSettings(
             name=repo,
             spec=spec,
-            agent=_backend("agents", merged["agent"], *where["agent"]) if "agent" in merged else None,
+            agent=_backend("agents", merged["agent"], *where["agent"]) if "agent" in merged else NO_AGENT,
             gates=_gates(merged["gates"], *where["gates"], self.repos),
             forge=_backend("forges", merged["forge"], *where["forge"]),
             branch_prefix=merged["branch_prefix"],
@@ -166,7 +171,8 @@ class Workspace:
         return [t for t in self.tickets.values() if t.status == "open"]
 
 
-def _backend(family: str, value: Any, file: str, path: KeyPath, lines: dict) -> BaseModel:
+def _backend(family: str, value: Any, file: str, path: KeyPath, lines: dict) -> Any:
+    """The backend's own Settings model for `value` (the family's interface types it)."""
     line = line_of(lines, path)
     if not isinstance(value, dict) or "kind" not in value:
         raise InputError(file, dotted((*path, "kind")), "required key is missing", line)

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -202,7 +202,7 @@ def admin_dir(mirror: Path, worktree: Path) -> Path | None:
 @contextmanager
 def _staged(
     mirror: Path, worktree: Path, base: str, exclude: tuple[str, ...] = ()
-) -> Iterator[dict[str, str]]:
+) -> Generator[dict[str, str]]:
     """Every file of `worktree` staged in an index of shipyard's own, begun from `base`.
 
     What the worktree's own index says is not trusted: a sandboxed step could have written it.

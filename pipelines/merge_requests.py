@@ -1,130 +1,106 @@
-"""The `mr:ID/REPO` step: commit the patch on its base, push the branch, record the merge request."""
+"""The `mr:ID/REPO` step: commit the patch on its base, push the branch, record the merge request.
+
+The links between a ticket's merge requests are the ship step's: they need every sibling's.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from pipelines import git, mirrors, plan, plugins, templates
-from pipelines.config import Workspace
+from pipelines import git, mirrors, plugins, templates
+from pipelines.change import Change
 from pipelines.errors import StepError
 from pipelines.files import read_json, write_json
 from pipelines.forges import MergeRequest
-from pipelines.tickets import Ticket
 from pipelines.worktrees import base_mirror
 
 TEMPLATE = "mr.md.j2"
+LINKS_TEMPLATE = "mr_links.md.j2"
 
 
 def branch_name(prefix: str, ticket_id: str, slug: str) -> str:
     return f"{prefix}{ticket_id}-{slug}" if slug else f"{prefix}{ticket_id}"
 
 
-def make(workspace: Workspace, ticket_id: str, repo: str) -> None:
-    paths = workspace.paths
-    ticket = workspace.tickets[ticket_id]
-    entry = next(r for r in plan.load(workspace, ticket_id) if r["name"] == repo)
-    settings = workspace.settings(ticket, repo)
-    patch = paths.patch(ticket_id, repo).read_bytes()
+def make(change: Change) -> None:
+    paths, tid, repo = change.paths, change.ticket_id, change.repo
+    patch = paths.patch(tid, repo).read_bytes()
     if not patch:
-        record = {"ticket": ticket_id, "repo": repo, "base": entry["base"], "state": "no-change"}
-        write_json(paths.mr_json(ticket_id, repo), record)
+        record = {"ticket": tid, "repo": repo, "base": change.base, "state": "no-change"}
+        write_json(paths.mr_json(tid, repo), record)
         return
-    reports = [read_json(paths.gate_report(ticket_id, repo, g.name)) for g in settings.gates]
+    reports = [read_json(paths.gate_report(tid, repo, g.name)) for g in change.settings.gates]
     if blocked := [r["gate"] for r in reports if r["status"] != "pass"]:
-        raise StepError(f"{ticket_id}/{repo}: mr: gates did not pass: {', '.join(blocked)}")
-    branch = _branch(workspace, ticket, repo)
-    mirror = base_mirror(workspace, repo, entry["base"])
-    tree = git.tree_of(mirror, entry["base"], patch)
-    remote_head = git.remote_branch(mirror, mirrors.url(workspace.paths, settings.spec), branch)
-    sha = _reusable(mirror, remote_head, tree, entry["base"]) or git.commit(
-        mirror, tree, entry["base"], f"{ticket.title}\n\nShipyard-Ticket: {ticket_id}\n"
+        raise change.fail("mr", f"gates did not pass: {', '.join(blocked)}")
+    branch = branch_of(change)
+    mirror = base_mirror(change.workspace, repo, change.base)
+    remote = mirrors.url(paths, change.settings.spec)
+    tree = git.tree_of(mirror, change.base, patch)
+    remote_head = git.remote_branch(mirror, remote, branch)
+    sha = _reusable(mirror, remote_head, tree, change.base) or git.commit(
+        mirror, tree, change.base, f"{change.ticket.title}\n\nShipyard-Ticket: {tid}\n"
     )
-    _publish(workspace, ticket, entry, sha, remote_head, records={})
-
-
-def link_siblings(workspace: Workspace, ticket_id: str) -> None:
-    """Once every merge request of the ticket exists, each body links all the others."""
-    ticket = workspace.tickets[ticket_id]
-    planned = plan.load(workspace, ticket_id)
-    records = {}
-    for entry in planned:
-        path = workspace.paths.mr_json(ticket_id, entry["name"])
-        if path.exists():
-            records[entry["name"]] = read_json(path)
-    for entry in planned:
-        record = records.get(entry["name"], {})
-        if record.get("state") == "open" and record["body"] != _body(workspace, ticket, entry, records):
-            _publish(workspace, ticket, entry, record["commit"], record["commit"], records)
-
-
-Records = dict[str, dict[str, Any]]  # the mr.json of the ticket's repos, by repo, as far as known
-
-
-def _publish(
-    workspace: Workspace, ticket: Ticket, entry: dict[str, Any], sha: str, head: str | None, records: Records
-) -> None:
-    repo = entry["name"]
-    settings = workspace.settings(ticket, repo)
+    forge = change.settings.forge
     mr = MergeRequest(
         repo=repo,
-        url=settings.spec.url,
-        remote=mirrors.url(workspace.paths, settings.spec),
-        mirror=workspace.paths.mirror(repo),
-        branch=_branch(workspace, ticket, repo),
-        remote_head=head,
+        url=change.settings.spec.url,
+        remote=remote,
+        mirror=paths.mirror(repo),
+        branch=branch,
+        remote_head=remote_head,
         commit=sha,
-        base=entry["base"],
-        title=f"{ticket.title} ({ticket.id})",
-        body=_body(workspace, ticket, entry, records),
-        target_branch=entry["default_branch"],
+        base=change.base,
+        title=f"{change.ticket.title} ({tid})",
+        body=templates.render(TEMPLATE, ticket=change.ticket, reports=reports, base=change.base),
+        target_branch=change.entry.default_branch,
     )
     try:
-        published = plugins.load("forges", settings.forge.kind).publish(settings.forge, mr)
+        published = plugins.forge(forge.kind).publish(forge, mr)
     except StepError as err:
-        raise StepError(f"{ticket.id}/{repo}: mr: {err}") from None
-    siblings = _siblings(workspace, ticket, repo, records)
-    write_json(workspace.paths.mr_json(ticket.id, repo), {
-        "ticket": ticket.id, "repo": repo, "base": entry["base"], **published, "branch": mr.branch,
-        "commit": sha, "title": mr.title, "body": mr.body, "siblings": siblings,
+        raise change.fail("mr", str(err)) from None
+    write_json(paths.mr_json(tid, repo), {
+        "ticket": tid, "repo": repo, "base": change.base, **published, "branch": branch,
+        "commit": sha, "title": mr.title, "body": mr.body,
     })  # fmt: skip
 
 
-def _body(workspace: Workspace, ticket: Ticket, entry: dict[str, Any], records: Records) -> str:
-    repo = entry["name"]
-    settings = workspace.settings(ticket, repo)
-    paths = workspace.paths
-    return templates.render(
-        TEMPLATE,
-        ticket=ticket,
-        reports=[read_json(paths.gate_report(ticket.id, repo, g.name)) for g in settings.gates],
-        siblings=_siblings(workspace, ticket, repo, records),
-        base=entry["base"],
-        order=[r["name"] for r in plan.load(workspace, ticket.id)],
-    )
-
-
-def _siblings(workspace: Workspace, ticket: Ticket, repo: str, records: Records) -> list[dict[str, Any]]:
-    """The ticket's other merge requests: their branch, and their URL once they exist."""
-    siblings = []
-    for entry in plan.load(workspace, ticket.id):
-        other = entry["name"]
-        record = records.get(other, {})
-        if other == repo or record.get("state") == "no-change":
+def link(changes: list[Change], records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Once every merge request of the ticket exists, each body links all the others, in plan
+    order; a forge is told only where its body is not that already. The links, for ship.json."""
+    links = [
+        {"repo": c.repo, "branch": records[c.repo]["branch"], "url": records[c.repo].get("url")}
+        for c in changes
+        if records.get(c.repo, {}).get("state") == "open"
+    ]
+    if len(links) < 2:
+        return links
+    order = [c.repo for c in changes]
+    for change in changes:
+        record = records.get(change.repo, {})
+        if record.get("state") != "open":
             continue
-        siblings.append(
-            {"repo": other, "branch": _branch(workspace, ticket, other), "url": record.get("url")}
-        )
-    return siblings
+        siblings = [sibling for sibling in links if sibling["repo"] != change.repo]
+        checks, rule, footer = record["body"].rpartition("\n---\n")
+        links_text = templates.render(LINKS_TEMPLATE, siblings=siblings, order=order)
+        body = f"{checks}\n{links_text}{rule}{footer}" if rule else record["body"] + links_text
+        forge = change.settings.forge
+        if record.get("forge", forge.kind) != forge.kind:
+            continue  # repos.yaml moved it to another forge: its mr step publishes it there first
+        try:
+            plugins.forge(forge.kind).describe(forge, record, body)
+        except StepError as err:
+            raise change.fail("ship", f"linking the merge requests: {err}") from None
+    return links
 
 
-def _branch(workspace: Workspace, ticket: Ticket, repo: str) -> str:
+def branch_of(change: Change) -> str:
     """The repo's branch for the ticket; once pushed it keeps its name, whatever the title becomes
     (a new name would leave the old branch, and with a forge a second merge request, behind)."""
-    record = workspace.paths.mr_json(ticket.id, repo)
+    record = change.paths.mr_json(change.ticket_id, change.repo)
     if record.exists() and (pushed := read_json(record).get("branch")):
         return pushed
-    return branch_name(workspace.settings(ticket, repo).branch_prefix, ticket.id, ticket.slug)
+    return branch_name(change.settings.branch_prefix, change.ticket_id, change.ticket.slug)
 
 
 def _reusable(mirror: Path, current: str | None, tree: str, base: str) -> str | None:

@@ -7,12 +7,16 @@ import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
 
 from pipelines import git, mirrors
 from pipelines.config import Workspace
 from pipelines.errors import StepError
-from pipelines.files import read_json, write_json
+from pipelines.files import write_atomic
+from pipelines.paths import Paths
 from pipelines.tickets import Ticket
 
 BACKTICKED = re.compile(r"`([^`\n]+)`")
@@ -20,6 +24,34 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 
 
 FETCH_JOBS = 8  # mirrors are fetched side by side, as all-repos-clone does
+
+
+class Entry(BaseModel):
+    """One planned repo: why the ticket changes it, from which pinned base, with which skills."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    base: str
+    default_branch: str
+    reason: str
+    skills: tuple[str, ...]
+
+
+class Plan(BaseModel):
+    """plan.json: the repos a ticket changes, in order, and the pinned bases of the repos its
+    gates use without changing them (`uses`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ticket: str
+    repos: tuple[Entry, ...]
+    uses: dict[str, str] = {}
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return tuple(entry.name for entry in self.repos)
+
+    def entry(self, repo: str) -> Entry:
+        return next(entry for entry in self.repos if entry.name == repo)
 
 
 @dataclass(frozen=True)
@@ -67,9 +99,8 @@ def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = d
     ticket = workspace.tickets[ticket_id]
     target = paths.plan(ticket_id)
     old: dict[str, str] = {}
-    if not repin and target.exists():
-        previous = read_json(target)
-        old = {**previous.get("uses", {}), **{r["name"]: r["base"] for r in previous["repos"]}}
+    if not repin and (previous := read(paths, ticket_id)) is not None:
+        old = {**previous.uses, **{entry.name: entry.base for entry in previous.repos}}
 
     def pin(repo: str) -> str:
         pinned = old.get(repo)
@@ -109,38 +140,51 @@ def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = d
     )
     with ThreadPoolExecutor(FETCH_JOBS) as pool:
         uses = dict(zip(used, pool.map(pin, used), strict=True))
-    repos = [_entry(workspace, ticket, c, bases[c.repo]) for c in choices]
-    write_json(target, {"ticket": ticket_id, "repos": repos, "uses": uses})
+    repos = tuple(_entry(workspace, ticket, c, bases[c.repo]) for c in choices)
+    write(target, Plan(ticket=ticket_id, repos=repos, uses=uses))
 
 
-def _entry(workspace: Workspace, ticket: Ticket, choice: Choice, base: str) -> dict[str, Any]:
+def _entry(workspace: Workspace, ticket: Ticket, choice: Choice, base: str) -> Entry:
     spec = workspace.repos[choice.repo]
     chosen = set(ticket.skills) | set(spec.skills)
     wanted = [s for s in workspace.skills.values() if s.applies_to and s.name not in chosen]
     if wanted:
         files = git.files_at(workspace.paths.mirror(choice.repo), base)
         chosen |= {s.name for s in wanted if s.applies(choice.repo, files)}
-    return {
-        "name": choice.repo,
-        "base": base,
-        "default_branch": spec.default_branch,
-        "reason": choice.reason,
-        "skills": sorted(chosen),
-    }
+    return Entry(
+        name=choice.repo,
+        base=base,
+        default_branch=spec.default_branch,
+        reason=choice.reason,
+        skills=tuple(sorted(chosen)),
+    )
 
 
-def uses(workspace: Workspace, ticket_id: str) -> dict[str, str]:
-    """The pinned bases of the repos the ticket's gates use but the ticket does not change."""
-    target = workspace.paths.plan(ticket_id)
-    return read_json(target).get("uses", {}) if target.exists() else {}
+def write(target: Path, plan: Plan) -> None:
+    write_atomic(target, plan.model_dump_json(indent=2) + "\n")
 
 
-def load(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
-    """The planned repos of a ticket; [] before its plan exists, or while it names a repo or
-    skill the workspace no longer has (the plan step reruns first and makes a new one)."""
-    target = workspace.paths.plan(ticket_id)
-    if not target.exists():
-        return []
-    repos = read_json(target)["repos"]
-    known = all(r["name"] in workspace.repos and set(r["skills"]) <= workspace.skills.keys() for r in repos)
-    return repos if known else []
+def read(paths: Paths, ticket_id: str) -> Plan | None:
+    """The ticket's plan.json, or None before it exists. Every step of a ticket asks for it: it is
+    parsed once per version of the file, not once per repo."""
+    target = paths.plan(ticket_id)
+    try:
+        stat = target.stat()
+    except FileNotFoundError:
+        return None
+    return _parsed(target, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+@lru_cache(maxsize=32)
+def _parsed(target: Path, mtime_ns: int, size: int, inode: int) -> Plan:
+    return Plan.model_validate_json(target.read_bytes())
+
+
+def load(workspace: Workspace, ticket_id: str) -> Plan | None:
+    """The ticket's plan; None before it exists, or while it names a repo or skill the workspace
+    no longer has (the plan step reruns first and makes a new one)."""
+    plan = read(workspace.paths, ticket_id)
+    if plan is None:
+        return None
+    known = all(e.name in workspace.repos and set(e.skills) <= workspace.skills.keys() for e in plan.repos)
+    return plan if known else None

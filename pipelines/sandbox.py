@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 from pipelines import tools
 from pipelines.errors import StepError
@@ -163,12 +164,19 @@ def capture(
         ended(proc)
 
 
-def spawn(argv: Sequence[str], box: Box, env: Mapping[str, str], **popen: object) -> subprocess.Popen:
+def spawn(
+    argv: Sequence[str],
+    box: Box,
+    env: Mapping[str, str],
+    stdin: int | IO[bytes],
+    stderr: int,
+    text: bool = False,
+) -> subprocess.Popen:
     """Start `argv` in the sandbox; stdout is a pipe. Every process in it dies with the step."""
     if not box.enabled:
         return subprocess.Popen(
-            list(argv), cwd=box.cwd, env=dict(env), stdout=subprocess.PIPE, preexec_fn=tools.die_with_parent,
-            **popen,  # type: ignore[arg-type]
+            list(argv), cwd=box.cwd, env=dict(env), stdin=stdin, stdout=subprocess.PIPE, stderr=stderr,
+            text=text, preexec_fn=tools.die_with_parent,
         )  # fmt: skip
     inside, lifeline = os.pipe()
 
@@ -178,8 +186,8 @@ def spawn(argv: Sequence[str], box: Box, env: Mapping[str, str], **popen: object
 
     try:
         proc = subprocess.Popen(
-            command(argv, box), cwd=box.cwd, env=dict(env), stdout=subprocess.PIPE, preexec_fn=start,
-            close_fds=False, **popen,  # type: ignore[arg-type]
+            command(argv, box), cwd=box.cwd, env=dict(env), stdin=stdin, stdout=subprocess.PIPE,
+            stderr=stderr, text=text, preexec_fn=start, close_fds=False,
         )  # fmt: skip
     except BaseException:
         os.close(lifeline)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import envs, git, merge_requests, plan, templates
+from pipelines.change import Change, resolve
 from pipelines.config import Workspace
 from pipelines.files import read_json, write_atomic, write_json
 from pipelines.gates import count
@@ -13,29 +14,32 @@ from pipelines.gates import count
 TEMPLATE = "report.md.j2"
 
 
+def changes(workspace: Workspace, ticket_id: str) -> list[Change]:
+    """The ticket's planned changes, in plan order ([] before it has a plan)."""
+    planned = plan.load(workspace, ticket_id)
+    return [resolve(workspace, planned, repo) for repo in planned.order] if planned else []
+
+
 def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
     """Where each planned repo of the ticket stands, from the artifacts that exist."""
     paths = workspace.paths
-    ticket = workspace.tickets[ticket_id]
     rows = []
-    for entry in plan.load(workspace, ticket_id):
-        repo = entry["name"]
+    for change in changes(workspace, ticket_id):
+        repo, entry, settings = change.repo, change.entry, change.settings
         patch_file = paths.patch(ticket_id, repo)
         files, added, removed = (
             git.numstat(patch_file.read_text(errors="replace")) if patch_file.exists() else (0, 0, 0)
         )
         gates = [
-            read_json(p)
-            for g in workspace.settings(ticket, repo).gates
-            if (p := paths.gate_report(ticket_id, repo, g.name)).exists()
+            read_json(p) for g in settings.gates if (p := paths.gate_report(ticket_id, repo, g.name)).exists()
         ]
         mr_file = paths.mr_json(ticket_id, repo)
         rows.append(
             {
                 "repo": repo,
                 "sandbox": workspace.sandboxed(repo),
-                "base": entry["base"],
-                "reason": entry["reason"],
+                "base": entry.base,
+                "reason": entry.reason,
                 "patch": {"exists": patch_file.exists(), "files": files, "added": added, "removed": removed},
                 "gates": [
                     {
@@ -46,7 +50,7 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
                 ],
                 "mr": read_json(mr_file) if mr_file.exists() else {},
                 "env": _env(workspace, repo, gates),
-                "no_env": workspace.settings(ticket, repo).env == "none",
+                "no_env": settings.env == "none",
                 "mr_error": _text(paths.step_error(ticket_id, repo, "mr")),
             }
         )
@@ -55,12 +59,13 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
 
 def make(workspace: Workspace, ticket_id: str) -> None:
     paths = workspace.paths
-    merge_requests.link_siblings(workspace, ticket_id)
     rows = summarize(workspace, ticket_id)
+    links = merge_requests.link(changes(workspace, ticket_id), {r["repo"]: r["mr"] for r in rows})
     write_json(
         paths.ship_json(ticket_id),
         {
             "ticket": ticket_id,
+            "links": links,
             "repos": [
                 {
                     "repo": r["repo"],

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from pipelines import plan, plugins
+from pipelines import plugins, ship
 from pipelines.config import Workspace
 from pipelines.files import read_json, write_json
 
@@ -16,18 +16,18 @@ def make(workspace: Workspace, ticket_id: str) -> None:
     """Write state/ID/status.json and print one table for the ticket."""
     ticket = workspace.tickets[ticket_id]
     rows: list[dict[str, Any]] = []
-    for entry in plan.load(workspace, ticket_id):
-        path = workspace.paths.mr_json(ticket_id, entry["name"])
+    for change in ship.changes(workspace, ticket_id):  # in plan order
+        path = workspace.paths.mr_json(ticket_id, change.repo)
         if not path.exists():
             continue
         record = read_json(path)
-        row = {"repo": entry["name"], "url": record.get("url"), "branch": record.get("branch"),
+        row = {"repo": change.repo, "url": record.get("url"), "branch": record.get("branch"),
                "state": record["state"], "checks": "none"}  # fmt: skip
-        forge = workspace.settings(ticket, entry["name"]).forge
+        forge = change.settings.forge
         if record.get("forge", forge.kind) != forge.kind:  # repos.yaml moved it to another forge
             row["checks"] = f"opened on {record['forge']}; repos.yaml now says {forge.kind}: ship to move it"
         elif record["state"] == "open":
-            row.update(plugins.load("forges", forge.kind).status(forge, record))
+            row.update(plugins.forge(forge.kind).status(forge, record))
         rows.append(row)
     write_json(workspace.paths.ticket_dir(ticket_id) / "status.json", {"ticket": ticket_id, "repos": rows})
     table = Table(title=f"{ticket_id}: {ticket.title}", title_justify="left")

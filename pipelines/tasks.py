@@ -1,4 +1,5 @@
-"""The doit task creators: what each step reads and writes. The work is in the stage modules.
+"""The doit task graph, built from an explicit workspace: what each step reads and writes. The
+work is in the stage modules; `dodo()` is what dodo.py hands doit.
 
 ticket:ID -> plan:ID -> prompt:ID/REPO -> patch:ID/REPO -> gate:ID/REPO/GATE -> mr:ID/REPO
                                                                            -> ship:ID
@@ -10,19 +11,17 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from doit import get_var
+from doit import create_after, get_var
 from doit.exceptions import InvalidDodoFile, TaskFailed
-from doit.globals import Globals
-from doit.loader import DelayedLoader
 from doit.tools import config_changed
 
 from pipelines import (
+    checks,
     config,
-    gates,
     intake,
     merge_requests,
     patches,
@@ -34,255 +33,272 @@ from pipelines import (
     tickets,
     worktrees,
 )
+from pipelines.change import Change, resolve
+from pipelines.config import Workspace
 from pipelines.errors import InputError, StepError
 from pipelines.files import write_atomic
-from pipelines.reporter import ShipReporter
+from pipelines.reporter import STEPS, ShipReporter
 
-__all__ = ["DOIT_CONFIG", "task_env", "task_intake", "task_plan", "task_ship", "task_status", "task_ticket"]
-
-ROOT = Path.cwd()  # doit runs in the folder of the dodo.py it loads
-try:
-    WORKSPACE = config.load(ROOT)  # bad input stops here, before doit opens state/
-except InputError as err:
-    raise InvalidDodoFile(str(err)) from None
-PATHS = WORKSPACE.paths
-
-DOIT_CONFIG = {
-    "dep_file": "state/.doit.db",
-    "backend": "shipyard-sqlite",
-    "default_tasks": ["ship"],
-    "continue": True,
-    # steps wait on git, agents and forges, not on Python: threads run repos side by side
-    "num_process": 4,
-    "par_type": "thread",
-    "reporter": ShipReporter,
-}
 Task = dict[str, Any]
 
+# What `doit list` says of each kind of task.
+KINDS = {
+    "ticket": "Normalise tickets/ID.md into state/ID/ticket.json.",
+    "plan": "Choose the ticket's repos and pin each one's base commit: state/ID/plan.json.",
+    "prompt": "Write exactly what the repo's agent is told: state/ID/REPO/prompt.md.",
+    "patch": "Run the agent in a fresh worktree at the base; its diff is state/ID/REPO/patch.diff.",
+    "gate": "Check the patch with one gate on base + patch: state/ID/REPO/gates/GATE.json.",
+    "mr": "Commit the patch on its base, push the branch, open or update the merge request.",
+    "ship": "Per planned repo: prompt, patch, gates and merge request; then link them and report.",
+}
 
-def _rel(path: Path) -> str:
-    return PATHS.relative(path)
 
+class Graph:
+    """The task creators of one workspace."""
 
-def _step(
-    work: Callable[..., None], *args: Any, record: Path | None = None
-) -> Callable[[], TaskFailed | None]:
-    """A doit action running one step; its failure is one line, not a traceback (and is kept in
-    `record`, when given, for report.md)."""
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.paths = workspace.paths
 
-    def action() -> TaskFailed | None:
-        try:
-            work(WORKSPACE, *args)
-        except StepError as err:
+    def _rel(self, path: Path) -> str:
+        return self.paths.relative(path)
+
+    @staticmethod
+    def _step(work: Callable[[], None], record: Path | None = None) -> Callable[[], TaskFailed | None]:
+        """A doit action running one step: a failure is one line, not a traceback (kept in
+        `record`, when given, for report.md to say why; the reporter points at report.md)."""
+
+        def action() -> TaskFailed | None:
+            try:
+                work()
+            except StepError as err:
+                if record is not None:
+                    write_atomic(record, f"{err}\n")
+                return TaskFailed(str(err))
             if record is not None:
-                write_atomic(record, f"{err}\n")
-            return TaskFailed(f"{err} (see {_rel(PATHS.report(args[0]))})" if record else str(err))
-        if record is not None:
-            record.unlink(missing_ok=True)
-        return None
+                record.unlink(missing_ok=True)
+            return None
 
-    return action
+        return action
 
+    def ticket(self) -> Iterator[Task]:
+        for ticket in self.workspace.open_tickets():
+            source, target = self.paths.ticket_file(ticket.id), self.paths.ticket_json(ticket.id)
+            yield {
+                "name": ticket.id,
+                "doc": KINDS["ticket"],
+                "actions": [(tickets.write, [source, self.paths.root, target])],
+                "file_dep": [self._rel(source)],
+                "targets": [self._rel(target)],
+                "clean": True,
+            }
 
-def task_ticket() -> Iterator[Task]:
-    """Normalise tickets/ID.md into state/ID/ticket.json."""
-    for ticket in WORKSPACE.open_tickets():
-        yield {
-            "name": ticket.id,
-            "actions": [(tickets.write, [PATHS.ticket_file(ticket.id), ROOT, PATHS.ticket_json(ticket.id)])],
-            "file_dep": [_rel(PATHS.ticket_file(ticket.id))],
-            "targets": [_rel(PATHS.ticket_json(ticket.id))],
-            "clean": True,
+    def plan(self) -> Iterator[Task]:
+        workspace = self.workspace
+        inputs = {
+            "repos": {
+                name: [spec.url, spec.default_branch, spec.description, list(spec.skills)]
+                for name, spec in workspace.repos.items()
+            },
+            "skills": {
+                name: skill.applies_to.model_dump() if skill.applies_to else None
+                for name, skill in workspace.skills.items()
+            },
         }
+        for ticket in workspace.open_tickets():
+            pinned = Pinned()
 
+            def make(ticket_id: str = ticket.id, pinned: Pinned = pinned) -> None:
+                plan.make(workspace, ticket_id, repin=not pinned.kept)
 
-def task_plan() -> Iterator[Task]:
-    """Choose the ticket's repos and pin each one's base commit."""
-    inputs = {
-        "repos": {
-            name: [spec.url, spec.default_branch, spec.description, list(spec.skills)]
-            for name, spec in WORKSPACE.repos.items()
-        },
-        "skills": {
-            name: skill.applies_to.model_dump() if skill.applies_to else None
-            for name, skill in WORKSPACE.skills.items()
-        },
-    }
-    for ticket in WORKSPACE.open_tickets():
+            yield {
+                "name": ticket.id,
+                "doc": KINDS["plan"],
+                "actions": [self._step(make), lambda: {"pinned": True}],
+                "file_dep": [self._rel(self.paths.ticket_json(ticket.id))],
+                "targets": [self._rel(self.paths.plan(ticket.id))],
+                "uptodate": [config_changed(inputs), pinned],
+                "clean": True,
+            }
 
-        def action(task: Any, ticket_id: str = ticket.id) -> dict[str, bool] | TaskFailed:
-            # doit keeps no values for a task it never ran or was told to forget: only then
-            # do pinned bases move to the branch tips
-            repin = not Globals.dep_manager.get_values(task.name)
-            failed = _step(plan.make, ticket_id, repin)()
-            return failed or {"pinned": True}
+    def ship(self) -> Iterator[Task]:
+        for ticket in self.workspace.open_tickets():
+            planned = plan.load(self.workspace, ticket.id)
+            if planned is None:
+                continue
+            changes = [resolve(self.workspace, planned, repo) for repo in planned.order]
+            order = frozenset(planned.order)
+            for change in changes:
+                yield from self._repo(change, order)
+            yield self._ship(ticket.id, changes)
 
+    def _repo(self, change: Change, planned: frozenset[str]) -> Iterator[Task]:
+        paths, tid, repo, settings = self.paths, change.ticket_id, change.repo, change.settings
+        name = change.name
+        prompt, patch = self._rel(paths.prompt(tid, repo)), self._rel(paths.patch(tid, repo))
         yield {
-            "name": ticket.id,
-            "actions": [action],
-            "file_dep": [_rel(PATHS.ticket_json(ticket.id))],
-            "targets": [_rel(PATHS.plan(ticket.id))],
-            "uptodate": [config_changed(inputs)],
-            "clean": True,
-        }
-
-
-def task_ship() -> Iterator[Task]:
-    """Per planned repo: prompt, patch, gates and merge request; then the ticket's summary."""
-    for ticket in WORKSPACE.open_tickets():
-        planned = plan.load(WORKSPACE, ticket.id)
-        for entry in planned:
-            yield from _repo_tasks(ticket, entry, [r["name"] for r in planned])
-        if planned:
-            yield _ship_task(ticket, planned)
-
-
-def _repo_tasks(ticket: tickets.Ticket, entry: dict[str, Any], order: list[str]) -> Iterator[Task]:
-    repo, tid = entry["name"], ticket.id
-    settings = WORKSPACE.settings(ticket, repo)
-    name = f"{tid}/{repo}"
-    prompt, patch = _rel(PATHS.prompt(tid, repo)), _rel(PATHS.patch(tid, repo))
-    yield {
-        "basename": "prompt",
-        "name": name,
-        "actions": [_step(prompts.make, tid, repo)],
-        "file_dep": [
-            _rel(PATHS.plan(tid)),
-            _rel(PATHS.ticket_json(tid)),
-            *(_rel(WORKSPACE.skills[s].path) for s in entry["skills"]),
-            str(templates.path(prompts.TEMPLATE)),
-        ],
-        "targets": [prompt],
-        "uptodate": [
-            config_changed(
-                {
-                    "description": settings.spec.description,
-                    "gates": [g.name for g in settings.gates],
-                    "env": prompts.in_env(settings),
-                    "skills_dir": prompts.skills_dir(settings.agent.kind),
-                }
-            )
-        ],
-        "clean": True,
-    }
-    yield {
-        "basename": "patch",
-        "name": name,
-        "actions": [_step(patches.make, tid, repo)],
-        "file_dep": [_rel(p) for p in patches.inputs(WORKSPACE, tid, repo, entry["skills"])],
-        "targets": [
-            patch,
-            _rel(PATHS.agent_json(tid, repo)),
-            _rel(PATHS.transcript(tid, repo)),
-            _rel(PATHS.guard_log(tid, repo)),
-        ],
-        "uptodate": [
-            config_changed({"agent": settings.agent.model_dump(), "protect": settings.spec.protect})
-        ],
-        "clean": True,
-    }
-    reports = []
-    pinned = plan.uses(WORKSPACE, tid)
-    for gate in settings.gates:
-        report = _rel(PATHS.gate_report(tid, repo, gate.name))
-        reports.append(report)
-        yield {
-            "basename": "gate",
-            "name": f"{name}/{gate.name}",
-            "actions": [_step(gates.run, tid, repo, gate.name)],
-            "file_dep": [patch, *(_rel(PATHS.patch(tid, r)) for r in gates.used_repos(gate, order))],
-            "targets": [report, _rel(PATHS.gate_log(tid, repo, gate.name))],
+            "basename": "prompt",
+            "name": name,
+            "doc": KINDS["prompt"],
+            "actions": [self._step(lambda: prompts.make(change))],
+            "file_dep": [
+                self._rel(paths.plan(tid)),  # the prompt names the ticket's other repos
+                self._rel(paths.ticket_json(tid)),
+                *(self._rel(self.workspace.skills[s].path) for s in change.entry.skills),
+                str(templates.path(prompts.TEMPLATE)),
+            ],
+            "targets": [prompt],
             "uptodate": [
                 config_changed(
                     {
-                        "gate": gate.model_dump(),
-                        "version": gates.version(gate),
-                        "base": entry["base"],
-                        "env": _dumped(settings.env),
-                        "uses": {u: pinned[u] for u in gate.uses if u in pinned},
+                        "description": settings.spec.description,
+                        "gates": [g.name for g in settings.gates],
+                        "env": prompts.in_env(settings),
+                        "skills_dir": prompts.skills_dir(settings.agent.kind),
                     }
                 )
             ],
             "clean": True,
         }
-    yield {
-        "basename": "mr",
-        "name": name,
-        "actions": [_step(merge_requests.make, tid, repo, record=PATHS.step_error(tid, repo, "mr"))],
-        "file_dep": [
-            patch,
-            _rel(PATHS.ticket_json(tid)),
-            *reports,
-            str(templates.path(merge_requests.TEMPLATE)),
-        ],
-        "targets": [_rel(PATHS.mr_json(tid, repo))],
-        "uptodate": [
-            config_changed(
-                {
-                    "forge": settings.forge.model_dump(),
-                    "prefix": settings.branch_prefix,
-                    "title": ticket.title,
-                    "base": entry["base"],
-                    "order": order,
-                }
-            )
-        ],
-        "clean": True,
-    }
-
-
-def _ship_task(ticket: tickets.Ticket, planned: list[dict[str, Any]]) -> Task:
-    tid = ticket.id
-    deps = [_rel(PATHS.plan(tid)), str(templates.path(ship.TEMPLATE))]
-    for entry in planned:
-        repo = entry["name"]
-        deps.append(_rel(PATHS.mr_json(tid, repo)))
-        deps += [_rel(PATHS.gate_report(tid, repo, g.name)) for g in WORKSPACE.settings(ticket, repo).gates]
-    return {
-        "basename": "ship",
-        "name": tid,
-        "actions": [_step(ship.make, tid)],
-        "file_dep": deps,
-        "targets": [_rel(PATHS.ship_json(tid)), _rel(PATHS.report(tid))],
-        "clean": True,
-    }
-
-
-def task_status() -> Iterator[Task]:
-    """Read each merge request's state and checks back from its forge (state/ID/status.json)."""
-    for ticket in WORKSPACE.open_tickets():
-        if any(PATHS.mr_json(ticket.id, r["name"]).exists() for r in plan.load(WORKSPACE, ticket.id)):
-            yield {"name": ticket.id, "actions": [_step(status.make, ticket.id)], "uptodate": [False],
-                   "verbosity": 2}  # fmt: skip
-
-
-def task_env() -> Iterator[Task]:
-    """Build a repo's own environment at the tip of its default branch: doit env:REPO"""
-    for repo in WORKSPACE.repos:
         yield {
-            "name": repo,
-            "actions": [_step(worktrees.build_env, repo)],
-            "uptodate": [False],
-            "verbosity": 2,
+            "basename": "patch",
+            "name": name,
+            "doc": KINDS["patch"],
+            "actions": [self._step(lambda: patches.make(change))],
+            "file_dep": [self._rel(p) for p in patches.inputs(change)],
+            "targets": [
+                patch,
+                self._rel(paths.agent_json(tid, repo)),
+                self._rel(paths.transcript(tid, repo)),
+                self._rel(paths.guard_log(tid, repo)),
+            ],
+            "uptodate": [
+                config_changed({"agent": settings.agent.model_dump(), "protect": settings.spec.protect})
+            ],
+            "clean": True,
+        }
+        reports = []
+        for gate in settings.gates:
+            report = self._rel(paths.gate_report(tid, repo, gate.name))
+            reports.append(report)
+            used = checks.used_repos(gate, planned)
+            yield {
+                "basename": "gate",
+                "name": f"{name}/{gate.name}",
+                "doc": KINDS["gate"],
+                "actions": [self._step(lambda gate=gate: checks.run(change, gate.name))],
+                "file_dep": [patch, *(self._rel(paths.patch(tid, r)) for r in used)],
+                "targets": [report, self._rel(paths.gate_log(tid, repo, gate.name))],
+                "uptodate": [
+                    config_changed(
+                        {
+                            "gate": gate.model_dump(),
+                            "version": checks.version(gate),
+                            "base": change.base,
+                            "env": settings.env
+                            if isinstance(settings.env, str)
+                            else settings.env.model_dump(),
+                            "uses": {u: change.plan.uses[u] for u in gate.uses if u in change.plan.uses},
+                        }
+                    )
+                ],
+                "clean": True,
+            }
+        record = paths.step_error(tid, repo, "mr")
+        yield {
+            "basename": "mr",
+            "name": name,
+            "doc": KINDS["mr"],
+            "actions": [self._step(lambda: merge_requests.make(change), record)],
+            "file_dep": [
+                patch,
+                self._rel(paths.ticket_json(tid)),
+                *reports,
+                str(templates.path(merge_requests.TEMPLATE)),
+            ],
+            "targets": [self._rel(paths.mr_json(tid, repo))],
+            "uptodate": [
+                config_changed(
+                    {
+                        "forge": settings.forge.model_dump(mode="json"),
+                        "prefix": settings.branch_prefix,
+                        "title": change.ticket.title,
+                        "base": change.base,
+                        "default_branch": change.entry.default_branch,
+                    }
+                )
+            ],
+            "clean": True,
         }
 
+    def _ship(self, tid: str, changes: Sequence[Change]) -> Task:
+        paths = self.paths
+        deps = [
+            self._rel(paths.plan(tid)),
+            str(templates.path(ship.TEMPLATE)),
+            str(templates.path(merge_requests.LINKS_TEMPLATE)),
+        ]
+        for change in changes:
+            deps.append(self._rel(paths.mr_json(tid, change.repo)))
+            deps += [self._rel(paths.gate_report(tid, change.repo, g.name)) for g in change.settings.gates]
+        return {
+            "basename": "ship",
+            "name": tid,
+            "doc": f"Link {tid}'s merge requests to each other; write ship.json and report.md.",
+            "actions": [self._step(lambda: ship.make(self.workspace, tid))],
+            "file_dep": deps,
+            "targets": [self._rel(paths.ship_json(tid)), self._rel(paths.report(tid))],
+            "clean": True,
+        }
 
-def task_intake() -> Task:
-    """Write tickets/<ID>.md from an issue: doit intake url=https://github.com/o/r/issues/42"""
+    def status(self) -> Iterator[Task]:
+        for ticket in self.workspace.open_tickets():
+            planned = plan.load(self.workspace, ticket.id)
+            if planned and any(self.paths.mr_json(ticket.id, repo).exists() for repo in planned.order):
+                yield {
+                    "name": ticket.id,
+                    "doc": "Read each merge request's state and checks back from its forge.",
+                    "actions": [self._step(lambda tid=ticket.id: status.make(self.workspace, tid))],
+                    "uptodate": [False],
+                    "verbosity": 2,
+                }
 
-    def action() -> TaskFailed | None:
-        url = get_var("url")
-        if not url:
-            return TaskFailed(
-                "intake: give the issue's URL: doit intake url=https://github.com/o/r/issues/42"
-            )
-        try:
-            intake.write(ROOT, url, get_var("token_env"))
-        except StepError as err:
-            return TaskFailed(str(err))
-        return None
+    def env(self) -> Iterator[Task]:
+        for repo in self.workspace.repos:
+            yield {
+                "name": repo,
+                "doc": f"Build {repo}'s own environment at the tip of its default branch.",
+                "actions": [self._step(lambda repo=repo: worktrees.build_env(self.workspace, repo))],
+                "uptodate": [False],
+                "verbosity": 2,
+            }
 
-    return {"actions": [action], "uptodate": [False], "verbosity": 2}
+    def intake(self) -> Task:
+        def action() -> TaskFailed | None:
+            url = get_var("url")
+            if not url:
+                return TaskFailed(
+                    "intake: give the issue's URL: doit intake url=https://github.com/o/r/issues/42"
+                )
+            try:
+                intake.write(self.paths.root, url, get_var("token_env"))
+            except StepError as err:
+                return TaskFailed(str(err))
+            return None
+
+        return {"actions": [action], "uptodate": [False], "verbosity": 2}
+
+
+class Pinned:
+    """An `uptodate` check of the plan task that decides nothing: it notes whether doit kept the
+    task's values. doit keeps none for a plan it never made or was told to forget, and only then
+    do pinned bases move to the branch tips."""
+
+    def __init__(self) -> None:
+        self.kept = False
+
+    def __call__(self, task: Any, values: dict[str, Any]) -> None:
+        self.kept = bool(values.get("pinned"))
 
 
 # doit builds a delayed creator's tasks once the task it waits for has run, and only for commands
@@ -300,43 +316,116 @@ COMMANDS_THAT_RUN_NOTHING = {
     "tabcompletion",
     "help",
 }
-BASENAMES = ("ticket", "plan", "prompt", "patch", "gate", "mr", "ship")
 
 
-def waits_for(argv: list[str]) -> str:
+def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
+    """DOIT_CONFIG and one task creator per kind of task, for doit to load as dodo.py's names.
+    `argv` is the command line doit runs with: it decides when the per-repo tasks are made."""
+    graph = Graph(workspace)
+
+    def task_ticket() -> Iterator[Task]:
+        yield from graph.ticket()
+
+    def task_plan() -> Iterator[Task]:
+        yield from graph.plan()
+
+    def task_ship() -> Iterator[Task]:
+        yield from graph.ship()
+
+    def task_status() -> Iterator[Task]:
+        yield from graph.status()
+
+    def task_env() -> Iterator[Task]:
+        yield from graph.env()
+
+    def task_intake() -> Task:
+        return graph.intake()
+
+    task_ticket.__doc__, task_plan.__doc__, task_ship.__doc__ = KINDS["ticket"], KINDS["plan"], KINDS["ship"]
+    task_status.__doc__ = "Read each merge request's state and checks back from its forge: doit status"
+    task_env.__doc__ = "Build a repo's own environment at the tip of its default branch: doit env:REPO"
+    task_intake.__doc__ = (
+        "Write tickets/<ID>.md from an issue: doit intake url=https://github.com/o/r/issues/42"
+    )
+    if not COMMANDS_THAT_RUN_NOTHING & set(argv[1:]):
+        task_ship = create_after(executed=waits_for(argv), creates=["prompt", "patch", "gate", "mr", "ship"])(
+            task_ship
+        )
+    return {
+        "DOIT_CONFIG": {
+            "dep_file": "state/.doit.db",
+            "backend": "shipyard-sqlite",
+            "default_tasks": ["ship"],
+            "continue": True,
+            # steps wait on git, agents and forges, not on Python: threads run repos side by side
+            "num_process": 4,
+            "par_type": "thread",
+            "reporter": ShipReporter.bound(workspace),
+        },
+        "task_ticket": task_ticket,
+        "task_plan": task_plan,
+        "task_ship": task_ship,
+        "task_status": task_status,
+        "task_env": task_env,
+        "task_intake": task_intake,
+    }
+
+
+def dodo(root: Path | None = None, argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """What dodo.py gives doit: the workspace in `root` (doit's working folder) loaded, the command
+    line checked, Ctrl-C made to stop at once, and the creators. Bad input stops here, as one line,
+    before doit opens state/."""
+    argv = sys.argv if argv is None else argv
+    try:
+        workspace = config.load(Path.cwd() if root is None else root)
+    except InputError as err:
+        raise InvalidDodoFile(str(err)) from None
+    if (wrong := asked_for_nothing(workspace, argv)) is not None:
+        raise InvalidDodoFile(wrong)
+    if cleans_everything(argv):
+        raise InvalidDodoFile(
+            "doit clean without a task would throw away every ticket's agent runs: name what to clean "
+            "(doit clean patch:T-42/billing), or say so with doit clean --all"
+        )
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupted)
+    return creators(workspace, argv)
+
+
+def waits_for(argv: Sequence[str]) -> str:
     """The plan task to run before the per-repo tasks exist: one ticket's when only it is asked for."""
-    named = [a for a in argv[1:] if a.split(":")[0] in BASENAMES]
+    named = [a for a in argv[1:] if a.split(":")[0] in STEPS]
     tickets = {a.partition(":")[2].split("/")[0] for a in named}
     return f"plan:{tickets.pop()}" if len(tickets) == 1 and "" not in tickets else "plan"
 
 
-def asked_for_nothing(argv: list[str]) -> str | None:
+def asked_for_nothing(workspace: Workspace, argv: Sequence[str]) -> str | None:
     """What is wrong with a task name asked for (`patch:EX-1/textkt`), or None: doit would run
     nothing and say nothing, or fail on a task that depends on it."""
     for name in argv[1:]:
         basename, _, rest = name.partition(":")
-        if basename not in (*BASENAMES, "env") or not rest:
+        if basename not in (*STEPS, "env") or not rest:
             continue
         if basename == "env":
-            if rest not in WORKSPACE.repos:
-                return f"{name}: no repo {rest!r}; repos.yaml has: {', '.join(WORKSPACE.repos)}"
+            if rest not in workspace.repos:
+                return f"{name}: no repo {rest!r}; repos.yaml has: {', '.join(workspace.repos)}"
             continue
         ticket, _, tail = rest.partition("/")
-        if ticket not in WORKSPACE.tickets:
-            return f"{name}: no ticket {ticket!r}; tickets/ has: {', '.join(WORKSPACE.tickets) or 'none'}"
+        if ticket not in workspace.tickets:
+            return f"{name}: no ticket {ticket!r}; tickets/ has: {', '.join(workspace.tickets) or 'none'}"
         repo, _, gate = tail.partition("/")
-        planned = [r["name"] for r in plan.load(WORKSPACE, ticket)]
-        if repo and repo not in WORKSPACE.repos:
-            return f"{name}: no repo {repo!r}; repos.yaml has: {', '.join(WORKSPACE.repos)}"
-        if repo and planned and repo not in planned:
-            return f"{name}: {ticket} does not change {repo}; its plan has: {', '.join(planned)}"
-        gates_of = [g.name for g in WORKSPACE.settings(WORKSPACE.tickets[ticket], repo).gates] if repo else []
+        planned = plan.load(workspace, ticket)
+        if repo and repo not in workspace.repos:
+            return f"{name}: no repo {repo!r}; repos.yaml has: {', '.join(workspace.repos)}"
+        if repo and planned and repo not in planned.order:
+            return f"{name}: {ticket} does not change {repo}; its plan has: {', '.join(planned.order)}"
+        gates_of = [g.name for g in workspace.settings(workspace.tickets[ticket], repo).gates] if repo else []
         if gate and gate not in gates_of:
             return f"{name}: {repo} has no gate {gate!r}; its gates: {', '.join(gates_of)}"
     return None
 
 
-def cleans_everything(argv: list[str]) -> bool:
+def cleans_everything(argv: Sequence[str]) -> bool:
     """Whether this is a bare `doit clean`: it would throw every ticket's agent runs away."""
     if len(argv) < 2 or argv[1] != "clean":
         return False
@@ -349,24 +438,3 @@ def _interrupted(signum: int, frame: object) -> None:
     print("\nshipyard: interrupted; `doit ship` again resumes where this run stopped", file=sys.stderr)
     sys.stdout.flush()
     os._exit(130)
-
-
-if threading.current_thread() is threading.main_thread():
-    signal.signal(signal.SIGINT, _interrupted)
-
-if (wrong := asked_for_nothing(sys.argv)) is not None:
-    raise InvalidDodoFile(wrong)
-if cleans_everything(sys.argv):
-    raise InvalidDodoFile(
-        "doit clean without a task would throw away every ticket's agent runs: name what to clean "
-        "(doit clean patch:T-42/billing), or say so with doit clean --all"
-    )
-
-if not COMMANDS_THAT_RUN_NOTHING & set(sys.argv[1:]):
-    task_ship.doit_create_after = DelayedLoader(  # type: ignore[attr-defined]
-        task_ship, executed=waits_for(sys.argv), creates=["prompt", "patch", "gate", "mr", "ship"]
-    )
-
-
-def _dumped(value: Any) -> Any:
-    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value

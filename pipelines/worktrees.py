@@ -4,14 +4,16 @@ and the sandbox a step runs in on one of them."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from filelock import FileLock
 
 from pipelines import envs, git, mirrors, sandbox, tools
-from pipelines.config import Workspace
+from pipelines.config import GateSpec, Workspace
 from pipelines.errors import StepError
+from pipelines.gates import GateJob
 
 
 def base_mirror(workspace: Workspace, repo: str, base: str) -> Path:
@@ -87,6 +89,26 @@ def sandbox_of(
         cwd=tree, writable=(admin, home), readable=(mirror, *readable), hidden=tuple(hidden),
         network=network, env=objects, enabled=enabled,
     )  # fmt: skip
+
+
+def gate_job(
+    workspace: Workspace,
+    repo: str,
+    gate: GateSpec,
+    tree: Path,
+    home: Path,
+    base: str,
+    env: envs.Env | None,
+    used: Sequence[Path] = (),
+    changed: tuple[str, ...] = (),
+) -> GateJob:
+    """A gate's job on `tree` (a worktree of the repo at `base`, or beside it `used` repos' trees):
+    an empty HOME, the repo's env active when it has one, and the sandbox to run in."""
+    variables = activate(fresh_home(home, gate.env), env, [tree, *used])
+    network = workspace.network(repo, gate)
+    sandboxed = box(workspace, repo, tree, home, network, readable=[*used, *([env.root] if env else [])])
+    python = str(env.python) if env else sys.executable
+    return GateJob(tree, changed, variables, sandboxed, workspace.paths.mirror(repo), base, python)
 
 
 def environment(workspace: Workspace, ticket_id: str, repo: str, base: str) -> envs.Env | None:

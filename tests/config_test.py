@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 from conftest import Workspace
 
+from pipelines.config import GateSpec, ReposFile
+from pipelines.errors import InputError
+from pipelines.yamlfile import validate
+
 REPOS = """\
 defaults:
   agent: {kind: command, run: "true"}
@@ -177,3 +181,32 @@ def test_an_unknown_key_names_the_keys_that_are_known(workspace: Workspace) -> N
     assert run.err.strip() == (
         "ERROR: repos.yaml:2: defaults.agent.colour: unknown key; expected one of: kind, run, timeout, inputs"
     )
+
+
+def test_a_gates_paths_are_gitignore_style_globs() -> None:
+    gate = GateSpec(name="unit", paths=("src/**/*.py", "lib/*.py", "*.sql", "docs/", "!docs/keep.md"))
+    covered = ["src/a.py", "src/x/a.py", "lib/a.py", "a.sql", "db/b.sql", "docs/a.md", "docs/x/b.md"]
+    skipped = ["lib/x/a.py", "other/src/a.py", "src/a.txt", "docs/keep.md", "README.md"]
+    assert [f for f in covered + skipped if gate.covers(f)] == covered
+    assert GateSpec(name="unit").covers("anything/at/all.txt")
+
+
+@pytest.mark.parametrize(
+    ("glob", "message"),
+    [
+        ("src/a.py\\", "paths[1]: expected a gitignore-style glob (Invalid git pattern"),
+        ("[unclosed", "paths[1]: expected a gitignore-style glob; this one matches no path"),
+    ],
+)
+def test_a_glob_gitignore_cannot_read_is_one_line(glob: str, message: str) -> None:
+    gate = {"name": "unit", "paths": ["src/**", glob]}
+    with pytest.raises(InputError) as err:
+        validate(GateSpec, gate, "repos.yaml", {}, ("defaults", "gates", 0))
+    assert str(err.value).startswith(f"repos.yaml: defaults.gates[0].{message}"), err.value
+
+
+def test_a_list_of_globs_cannot_start_by_taking_back() -> None:
+    data = {"repos": {"lib": {"url": "x", "protect": ["!ruff.toml"]}}}
+    with pytest.raises(InputError) as err:
+        validate(ReposFile, data, "repos.yaml", {})
+    assert str(err.value).startswith("repos.yaml: repos.lib.protect: a `!` glob takes back"), err.value

@@ -27,7 +27,7 @@ IDENTITY = {
     "GIT_COMMITTER_NAME": "Test",
     "GIT_COMMITTER_EMAIL": "test@example.com",
 }
-DODO = "from pipelines.tasks import *  # noqa: F403\n"
+DODO = "from pipelines.tasks import dodo\n\nglobals().update(dodo())\n"
 
 
 def git(cwd: Path, *args: str) -> str:

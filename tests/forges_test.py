@@ -117,6 +117,11 @@ def test_status_reads_state_and_checks_back(workspace: Workspace, gitlab: FakeGi
     assert run.returncode == 0, run.out + run.err
     rows = json.loads(workspace.state("T-1", "status.json").read_text())["repos"]
     assert rows[1]["checks"] == "opened on gitlab; repos.yaml now says local: ship to move it"
+    # and a ship moves it: the branch goes to app's remote, the record says local
+    run = ship(workspace)
+    assert run.returncode == 0 and "Traceback" not in run.err, run.out + run.err
+    assert json.loads(workspace.state("T-1", "app", "mr.json").read_text())["forge"] == "local"
+    assert "mr:T-1/lib" not in run.executed  # lib's settings did not change
 
 
 def test_intake_of_a_gitlab_issue(workspace: Workspace, gitlab: FakeGitLab) -> None:
@@ -152,6 +157,18 @@ def test_github_pull_requests_then_a_rerun_updates_in_place(workspace: Workspace
         )
         assert app_mr["url"] in lib_pr[0]["body"] and lib_mr["url"] in app_pr[0]["body"]
         assert app_mr["forge"] == "github" and app_mr["url"].startswith(github.web)
+        # one create each, then one edit each for the links (their addresses exist only then)
+        assert len(github.seen("POST", r"/pulls$")) == 2 and len(github.seen("PATCH", r"/pulls/\d+$")) == 2
+        # the links are the ship step's: ship.json has them, mr.json keeps what the mr step wrote
+        links = json.loads(workspace.state("T-1", "ship.json").read_text())["links"]
+        assert [(link["repo"], link["url"]) for link in links] == [
+            ("lib", lib_mr["url"]),
+            ("app", app_mr["url"]),
+        ]
+        assert "Sibling" not in lib_mr["body"] and "Sibling" in lib_pr[0]["body"]
+        writes = len([r for r in github.requests if r["method"] != "GET"])
+        assert workspace.doit("ship", env={"GITHUB_TOKEN": GH_TOKEN}).executed == []
+        assert len([r for r in github.requests if r["method"] != "GET"]) == writes
         path = workspace.root / "tickets/T-1.md"
         path.write_text(path.read_text().replace("Use `new_api`.", "Use `new_api` everywhere."))
         assert workspace.doit("ship", env={"GITHUB_TOKEN": GH_TOKEN}).returncode == 0

@@ -219,8 +219,7 @@ def test_kill_9_mid_ship_then_rerun_redoes_no_finished_step(workspace: Workspace
     proc = workspace.popen("ship")
     deadline = time.monotonic() + 60
     while not workspace.state("T-1", "lib", "agent.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.3)
+        time.sleep(0.02)  # polls for the first finished patch; the kill lands right after it
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     finished = [r for r in ("lib", "app", "tool") if workspace.state("T-1", r, "agent.json").exists()]
@@ -422,4 +421,36 @@ def test_an_unreachable_repo_fails_only_the_tickets_that_name_it(
     assert "T-1: plan: skipped lost, which cannot be reached: repo lost: cannot fetch" in out
     assert "T-1: plan: skipped odd, which cannot be reached: repo odd: branch 'trunk' not found" in out
     assert json.loads(workspace.state("T-1", "lib", "mr.json").read_text())["state"] == "open"
-    assert [line for line in out.splitlines() if line.startswith("T-2: plan: repo lost: cannot fetch")]
+    assert [
+        line for line in out.splitlines() if line.strip().startswith("T-2: plan: repo lost: cannot fetch")
+    ]
+
+
+def test_the_graph_is_built_in_process_from_the_workspace_it_is_given(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from pipelines import config, plan, tasks
+
+    setup(workspace)
+    other = Workspace(tmp_path / "other")
+    solo = other.remote("solo", {"a.py": "x = 1\n"})
+    other.write("repos.yaml", f"repos:\n  solo: {{url: {solo}}}\n")
+    other.write(
+        "tickets/S-1.md",
+        "---\nid: S-1\ntitle: Solo\nrepos: [solo]\nagent: {kind: command, run: 'true'}\n---\n",
+    )
+    first, second = config.load(workspace.root), config.load(other.root)
+    plan.make(first, "T-1", repin=True)
+    plan.make(second, "S-1", repin=True)
+    graphs = [tasks.creators(ws, ["doit", "list"]) for ws in (first, second)]
+    names = [[f"{t['basename']}:{t['name']}" for t in graph["task_ship"]()] for graph in graphs]
+    assert names[0] == [
+        "prompt:T-1/lib", "patch:T-1/lib", "gate:T-1/lib/ruff", "gate:T-1/lib/pytest", "mr:T-1/lib",
+        "prompt:T-1/app", "patch:T-1/app", "gate:T-1/app/ruff", "gate:T-1/app/pytest", "mr:T-1/app",
+        "ship:T-1",
+    ]  # fmt: skip
+    solo_gates = [f"gate:S-1/solo/{g}" for g in ("ruff", "pytest")]
+    assert names[1] == ["prompt:S-1/solo", "patch:S-1/solo", *solo_gates, "mr:S-1/solo", "ship:S-1"]
+    # what an mr step records of its inputs is its own repo's, whatever the number of siblings
+    mr = next(t for t in graphs[0]["task_ship"]() if t["basename"] == "mr" and t["name"] == "T-1/lib")
+    assert "app" not in json.dumps(mr["uptodate"][0].config)

@@ -1,15 +1,35 @@
-"""Agents make the change in a worktree. Each backend: a `Settings` model and `run(settings, job)`.
-
-A backend that can take a second turn in the same session also has `resume(settings, job, session)`
-(repair rounds), and one that reads skills from the worktree names the folder in `SKILLS_DIR`.
+"""Agents make the change in a worktree. Each backend is one module with the members of `Agent`:
+its `Settings` model, `run(settings, job)` and `resume(settings, job, session)` for a repair round
+(None from one that cannot take a second turn).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
+from pipelines.plugins import Backend
 from pipelines.sandbox import Box
+
+
+class AgentSettings(Backend, Protocol):
+    @property
+    def repair_rounds(self) -> int: ...  # gate runs handed back to the agent, at most
+
+    @property
+    def inputs(self) -> tuple[str, ...]: ...  # workspace files it reads (a codemod's script)
+
+
+class Agent(Protocol):
+    """An agent backend: a module with these members."""
+
+    USES_ENV: bool  # it runs the repo's tests while it works: in the repo's own env
+    SKILLS_DIR: str | None  # where in the worktree it reads skills (None: it does not)
+
+    def run(self, settings: Any, job: Job) -> Result: ...
+
+    def resume(self, settings: Any, job: Job, session: str | None) -> Result | None: ...
 
 
 @dataclass(frozen=True)

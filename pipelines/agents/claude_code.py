@@ -12,16 +12,17 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines import guard, streams, tools
 from pipelines.agents import Job, Result
 
-USES_ENV = True  # it runs the repo's tests in the repo's own env
-SKILLS_DIR = ".claude/skills"
+USES_ENV: bool = True  # it runs the repo's tests in the repo's own env
+SKILLS_DIR: str | None = ".claude/skills"
 # The model credentials a user may configure; nothing else of the user's environment passes.
 CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
 SETTINGS = ("ANTHROPIC_BASE_URL", "CLAUDE_CODE_MAX_RETRIES", "API_TIMEOUT_MS")
@@ -34,6 +35,7 @@ class Settings(BaseModel):
     max_turns: int = Field(default=40, gt=0)
     timeout: int = Field(default=1800, gt=0)
     repair_rounds: int = Field(default=2, ge=0)
+    inputs: ClassVar[tuple[str, ...]] = ()
     tools: tuple[str, ...] = ("Bash", "Read", "Edit", "Write", "Glob", "Grep")
 
 
@@ -120,4 +122,11 @@ def _result(settings: Settings, code: int | None, events: list[dict], tail: str,
         error = f"the agent ran out of turns (max_turns {settings.max_turns})"
     else:
         error = f"claude failed: {str(final.get('result') or final.get('subtype') or tail)[:300]}"
-    return Result(**{**vars(result), "error": error})
+    return replace(result, error=error)
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.agents import Agent
+    from pipelines.agents import claude_code as this
+
+    _: Agent = this

@@ -12,15 +12,15 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines import guard, streams, tools
 from pipelines.agents import Job, Result
 
-USES_ENV = True  # it runs the repo's tests in the repo's own env
-SKILLS_DIR = ".agents/skills"
+USES_ENV: bool = True  # it runs the repo's tests in the repo's own env
+SKILLS_DIR: str | None = ".agents/skills"
 # where `npm ci` in shipyard's checkout puts the CLI (package.json pins it)
 NODE_BIN = Path(__file__).resolve().parents[2] / "node_modules" / ".bin"
 
@@ -33,6 +33,7 @@ class Settings(BaseModel):
     api_key_env: str = "OPENAI_API_KEY"  # the variable holding the key, read at the moment of use
     timeout: int = Field(default=1800, gt=0)
     repair_rounds: int = Field(default=2, ge=0)
+    inputs: ClassVar[tuple[str, ...]] = ()
 
 
 def binary() -> str | None:
@@ -117,3 +118,10 @@ def _result(settings: Settings, code: int | None, events: list[dict], tail: str,
     turns = sum(1 for e in events if e.get("type") == "item.completed")
     return Result(True, 0, took, turns=turns, input_tokens=usage.get("input_tokens"),
                   output_tokens=usage.get("output_tokens"))  # fmt: skip
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.agents import Agent
+    from pipelines.agents import codex as this
+
+    _: Agent = this

@@ -1,9 +1,10 @@
-"""Forges publish a merge request. Each backend: a `Settings` model and `publish(settings, mr)`.
+"""Forges publish a merge request. Each backend is one module with the members of `Forge`.
 
 `publish` pushes the branch and finds, creates or updates the merge request for it; running it
-twice leaves one branch and one merge request. It returns what `mr.json` records. A backend that
-talks to a server also has `status(settings, record)` (the MR's state and checks, for `doit
-status`) and `read_issue(url, token)` (for `doit intake`).
+twice leaves one branch and one merge request. It returns what `mr.json` records. `describe`
+sets the body of a merge request that exists (the ship step's links between siblings); `status`
+reads its state and checks back (`doit status`). A backend that talks to a server also has
+`read_issue(url, token)` (for `doit intake`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pipelines.errors import StepError
 
@@ -34,6 +35,16 @@ class MergeRequest:
     title: str
     body: str
     target_branch: str = "main"
+
+
+class Forge(Protocol):
+    """A forge backend: a module with these members."""
+
+    def publish(self, settings: Any, mr: MergeRequest) -> dict[str, Any]: ...
+
+    def describe(self, settings: Any, record: dict[str, Any], body: str) -> None: ...
+
+    def status(self, settings: Any, record: dict[str, Any]) -> dict[str, Any]: ...
 
 
 TOKEN_WAIT = 60  # seconds a token_cmd may take (a password manager asking for its passphrase)

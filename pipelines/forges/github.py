@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -63,6 +63,19 @@ def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
     pr = _call(find_or_open, f"{mr.repo}: github {settings.api_url}", settings, secret)
     return {"forge": "github", "url": pr.html_url, "number": pr.number, "state": pr.state,
             "head_sha": mr.commit, "branch": mr.branch, "draft": bool(pr.draft)}  # fmt: skip
+
+
+def describe(settings: Settings, record: dict[str, Any], body: str) -> None:
+    """Set the body of the pull request `record` names, unless it says that already."""
+    secret = forges.token(settings.token_env, settings.token_cmd, settings.repo)
+    client = _client(settings.api_url, secret, settings.timeout)
+
+    def edit() -> None:
+        pr = client.get_repo(settings.repo).get_pull(int(record["number"]))
+        if (pr.body or "") != body:
+            pr.edit(body=body)
+
+    _call(edit, f"{settings.repo}: github {settings.api_url}", settings, secret)
 
 
 def status(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
@@ -148,3 +161,10 @@ def _verdict(words: list[str]) -> str:
     if any(w not in PASSED and w != "pending" for w in words):
         return "failure"
     return "pending" if "pending" in words else "success"
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.forges import Forge
+    from pipelines.forges import github as this
+
+    _: Forge = this

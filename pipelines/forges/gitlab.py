@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import gitlab
@@ -70,6 +70,20 @@ def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
         "branch": mr.branch,
         "draft": bool(found.attributes.get("draft", settings.draft)),
     }
+
+
+def describe(settings: Settings, record: dict[str, Any], body: str) -> None:
+    """Set the description of the merge request `record` names, unless it says that already."""
+    repo = record.get("repo") or settings.project
+    token = forges.token(settings.token_env, settings.token_cmd, f"{repo}: gitlab")
+
+    def edit(project: Any) -> None:
+        found = project.mergerequests.get(record["iid"], **ONCE)
+        if found.attributes.get("description") != body:
+            found.description = body
+            found.save(**ONCE)
+
+    _call(settings, repo, token, edit)
 
 
 def status(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
@@ -150,3 +164,10 @@ def _one_line(text: str, token: str) -> str:
 
 def _state(state: str) -> str:
     return STATES.get(state, state)
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.forges import Forge
+    from pipelines.forges import gitlab as this
+
+    _: Forge = this

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +20,17 @@ def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
     return {"forge": "local", "url": mr.url, "branch": mr.branch, "state": "open"}
 
 
+def describe(settings: Settings, record: dict[str, Any], body: str) -> None:
+    """A branch has no description to set: the body lives in shipyard's records."""
+
+
 def status(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
     """A branch on a remote has no review state or checks of its own: what was recorded."""
     return {"state": record["state"], "checks": "none"}
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.forges import Forge
+    from pipelines.forges import local as this
+
+    _: Forge = this

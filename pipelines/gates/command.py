@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report
 
-RUNS_CODE = True  # in the repo's own env
+RUNS_CODE: bool = True  # in the repo's own env
 # a command's one verdict is not made of findings the base could already have: always strict
-BASELINE = False
+BASELINE: bool = False
 
 
 def version(gate: GateSpec) -> str | None:
@@ -28,3 +30,10 @@ def check(gate: GateSpec, job: GateJob) -> Report:
         finding = Finding("", None, f"exit-{code}", tail[0][:300])
         return Report("fail", (finding,), argv, f"exited {code}", log)
     return Report("pass", (), argv, "exited 0", log)
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.gates import Gate
+    from pipelines.gates import command as this
+
+    _: Gate = this

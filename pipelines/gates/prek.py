@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines import sandbox, tools
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, not_installed
 
-RUNS_CODE = True  # in the repo's own env
+RUNS_CODE: bool = True  # in the repo's own env
+BASELINE: bool = True
 CONFIGS = (".pre-commit-config.yaml", ".pre-commit-config.yml")
 HEADER = re.compile(r"^(?!- )\S.*?(Passed|Failed|Skipped)$")
 LOCATED = re.compile(r"^(?:\./)?([^\s:][^:]*):(\d+):(?:\d+:)?(.*)$")  # path:line[:col]: message
@@ -87,3 +89,10 @@ def _error(code: int, log: str, job: GateJob, home: Path) -> str:
     reason = " / ".join(causes or lines)
     reason = reason.replace(str(job.tree.resolve()), ".").replace(str(job.tree), ".").replace(str(home), "~")
     return f"prek exited {code}: {reason[:300]}"
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.gates import Gate
+    from pipelines.gates import prek as this
+
+    _: Gate = this

@@ -6,11 +6,13 @@ import tempfile
 import xml.etree.ElementTree as ET
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config
 
-RUNS_CODE = True  # in the repo's own env
+RUNS_CODE: bool = True  # in the repo's own env
+BASELINE: bool = True
 CONFIGS = {
     "pytest.ini": "",
     ".pytest.ini": "",
@@ -93,3 +95,10 @@ def _failures(root: ET.Element) -> list[Finding]:
 def _last(log: str) -> str:
     lines = [line for line in log.strip().splitlines() if line.strip()]
     return lines[-1].strip("= ") if lines else "no output"
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.gates import Gate
+    from pipelines.gates import pytest as this
+
+    _: Gate = this

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines import tools
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config, python_files
+
+RUNS_CODE: bool = False
+BASELINE: bool = True
 
 CONFIGS = {"ruff.toml": "", ".ruff.toml": "", "pyproject.toml": "[tool.ruff"}
 
@@ -51,3 +55,10 @@ def check(gate: GateSpec, job: GateJob) -> Report:
 def _relative(filename: str, tree: Path) -> str:
     path = Path(filename)
     return path.relative_to(tree.resolve()).as_posix() if path.is_absolute() else filename
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.gates import Gate
+    from pipelines.gates import ruff as this
+
+    _: Gate = this

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import itertools
 import re
+from typing import TYPE_CHECKING
 
 from pipelines import tools
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config, python_files
 from pipelines.gates.ruff import CONFIGS
+
+RUNS_CODE: bool = False
+BASELINE: bool = True
 
 HUNK = re.compile(r"@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@")
 
@@ -64,3 +68,10 @@ def _first_changed_lines(diff: str, files: set[str]) -> dict[str, int | None]:
             context = itertools.takewhile(lambda text: text.startswith(" "), lines[i + 1 :])
             found[current] = max(int(hunk[1]), 1) + sum(1 for _ in context)
     return found
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.gates import Gate
+    from pipelines.gates import ruff_format as this
+
+    _: Gate = this

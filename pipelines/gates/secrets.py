@@ -8,11 +8,15 @@ import re
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines import git, sandbox, tools
 from pipelines.config import GateSpec
 from pipelines.errors import StepError
 from pipelines.gates import Finding, GateJob, Report, count
+
+RUNS_CODE: bool = False
+BASELINE: bool = True
 
 HUNK = re.compile(rb"^@@ -\S+ \+(\d+)")
 # the added lines go under added/tree/: a .gitleaks.toml the patch adds is not gitleaks' config
@@ -94,3 +98,10 @@ def _hits(tool: str, raw: str, added: dict[str, list[tuple[int, bytes]]]) -> set
         return {(name, rows[name][row], rule) for name, row, rule in hits}
     except (ValueError, LookupError, TypeError, AttributeError):
         return None
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.gates import Gate
+    from pipelines.gates import secrets as this
+
+    _: Gate = this

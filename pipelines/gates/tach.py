@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines import tools
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config
 
-RUNS_CODE = True  # in the repo's own env
+RUNS_CODE: bool = True  # in the repo's own env
+BASELINE: bool = True
 # Without its own, tach would climb to the tach.toml of whatever folder holds the repo.
 CONFIGS = {"tach.toml": "", "pyproject.toml": "[tool.tach"}
 # tach's JSON names each diagnostic's kind and fields, not its message: these are tach's own words
@@ -73,3 +74,10 @@ def _finding(diagnostic: dict[str, Any]) -> Finding:
         message = ", ".join(f"{k}: {v}" for k, v in fields.items()) or kind
     file = diagnostic.get("file_path") or fields.get("file_path", "")
     return Finding(str(file), diagnostic.get("line_number"), kind, message)
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.gates import Gate
+    from pipelines.gates import tach as this
+
+    _: Gate = this

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipelines import tools
 from pipelines.config import GateSpec
 from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config, python_files
 from pipelines.gates.ruff import _relative
 
-RUNS_CODE = True  # in the repo's own env
+RUNS_CODE: bool = True  # in the repo's own env
+BASELINE: bool = True
 # Without its own, ty would take the [tool.ty] of any pyproject.toml above the repo.
 CONFIGS = {"ty.toml": "", "pyproject.toml": "[tool.ty"}
 
@@ -73,3 +74,10 @@ def _line(location: dict[str, Any]) -> int | None:
 
 def _message(item: dict[str, Any]) -> str:
     return item["description"].removeprefix(f"{item['check_name']}: ")
+
+
+if TYPE_CHECKING:  # ty checks this module against the family's interface
+    from pipelines.gates import Gate
+    from pipelines.gates import ty as this
+
+    _: Gate = this

@@ -1,0 +1,84 @@
+"""The `gate:ID/REPO/GATE` step: one gate on the repo's clean `verify/` tree (base + patch.diff),
+sandboxed, in the repo's env when the gate runs the repo's code; one report, a pass or not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from pipelines import baselines, git, plugins, sandbox, worktrees
+from pipelines.change import Change
+from pipelines.config import GateSpec
+from pipelines.errors import StepError
+from pipelines.files import write_atomic, write_json
+from pipelines.gates import Report
+
+
+def version(gate: GateSpec) -> str | None:
+    return plugins.gate(gate.plugin).version(gate)
+
+
+def used_repos(gate: GateSpec, planned: Iterable[str]) -> list[str]:
+    """The repos of `gate.uses` that the same ticket changes."""
+    return [r for r in gate.uses if r in planned]
+
+
+def run(change: Change, name: str) -> None:
+    """The step; a report that is not a pass fails it."""
+    paths, tid, repo = change.paths, change.ticket_id, change.repo
+    gate = next(g for g in change.settings.gates if g.name == name)
+    if not paths.patch(tid, repo).read_bytes():
+        report = Report("skipped", summary="empty patch: nothing to check")
+    else:
+        with worktrees.verify_lock(change.workspace, tid, repo):
+            tree = worktrees.build_verify(change.workspace, tid, repo, change.base)
+            report = check(change, gate, tree)
+    write_atomic(paths.gate_log(tid, repo, name), report.log)
+    data = as_json(gate, report)
+    if not change.workspace.sandboxed(repo):
+        data["warning"] = "sandbox: off; the gate ran unconfined"
+    write_json(paths.gate_report(tid, repo, name), data)
+    if report.status not in ("pass", "skipped"):
+        log = paths.relative(paths.gate_log(tid, repo, name))
+        raise change.fail(f"gate {name}", f"{report.status}: {report.summary} (see {log})")
+
+
+def check(change: Change, gate: GateSpec, tree: Path, exclude: tuple[str, ...] = ()) -> Report:
+    """Run one gate on `tree` (verify/, or the agent's work/ between repair rounds)."""
+    workspace, repo, base = change.workspace, change.repo, change.base
+    used = []
+    # a gate that uses another repo sees it as the ticket leaves it; uses: cannot cycle, so these
+    # locks are taken in the order of the uses graph, each held alone
+    for other in gate.uses:
+        if other in change.plan.uses:  # a repo the ticket does not change: at its pinned base
+            used.append(worktrees.base_tree(workspace, other, change.plan.uses[other]))
+        elif other in change.plan.order:  # the ticket changes it: with its patch
+            if not workspace.paths.patch(change.ticket_id, other).exists():
+                return Report("error", summary=f"{other}'s patch, which this gate uses, is not made yet")
+            with worktrees.verify_lock(workspace, change.ticket_id, other):
+                other_base = change.plan.entry(other).base
+                used.append(worktrees.build_verify(workspace, change.ticket_id, other, other_base))
+    backend = plugins.gate(gate.plugin)
+    try:
+        env = worktrees.environment(workspace, change.ticket_id, repo, base) if backend.RUNS_CODE else None
+    except StepError as err:
+        return Report("error", summary=str(err))
+    home = workspace.paths.gate_home(change.ticket_id, repo, gate.name)
+    job = worktrees.gate_job(workspace, repo, gate, tree, home, base, env, used)
+    if job.box.enabled and (why := sandbox.problem()):
+        return Report("error", summary=f"no sandbox: {why} (or `sandbox: off`)")
+    changed = tuple(
+        f for f in git.changed(workspace.paths.mirror(repo), tree, base, exclude) if gate.covers(f)
+    )
+    report = backend.check(gate, replace(job, changed=changed))
+    if report.status == "fail" and not gate.strict and backend.BASELINE:
+        # the base is judged alone, without the siblings' changes
+        report = baselines.judge(report, baselines.findings(workspace, repo, base, gate, env))
+    return replace(report, env=env.key) if env else report
+
+
+def as_json(gate: GateSpec, report: Report) -> dict[str, Any]:
+    data = {k: v for k, v in asdict(report).items() if k != "log"}
+    return {"gate": gate.name, "tool_version": version(gate), **data}
