@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 
@@ -56,6 +57,7 @@ class Paths:
     def baseline(self, repo: str, sha: str, gate: str) -> Path:
         return self.state / "baselines" / repo / sha / f"{gate}.json"
 
+    @cache  # noqa: B019  (a workspace has one Paths, and asks for these thousands of times)
     def ticket_dir(self, ticket: str) -> Path:
         return self.state / ticket
 
@@ -71,6 +73,7 @@ class Paths:
     def report(self, ticket: str) -> Path:
         return self.ticket_dir(ticket) / "report.md"
 
+    @cache  # noqa: B019
     def repo_dir(self, ticket: str, repo: str) -> Path:
         return self.ticket_dir(ticket) / repo
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -50,8 +50,12 @@ class Plan(BaseModel):
     def order(self) -> tuple[str, ...]:
         return tuple(entry.name for entry in self.repos)
 
+    @cached_property
+    def _by_name(self) -> dict[str, Entry]:
+        return {entry.name: entry for entry in self.repos}
+
     def entry(self, repo: str) -> Entry:
-        return next(entry for entry in self.repos if entry.name == repo)
+        return self._by_name[repo]
 
 
 @dataclass(frozen=True)

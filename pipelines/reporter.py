@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from doit.exceptions import BaseFail, TaskFailed, UnmetDependency
@@ -14,7 +15,6 @@ from doit.reporter import ConsoleReporter
 from rich.console import Console, Group
 from rich.live import Live
 from rich.spinner import Spinner
-from rich.table import Table
 from rich.text import Text
 
 from pipelines import ship
@@ -202,19 +202,42 @@ class ShipReporter(ConsoleReporter):
         ws = self.workspace
         if ws is None:
             return
-        table = Table(title="shipyard", title_justify="left")
-        for column in ("ticket", "repo", "patch", "gates", "merge request"):
-            table.add_column(column, overflow="fold")
+        rows = []
         for ticket in self.tickets:
             if ticket not in ws.tickets:
                 continue
             if ticket in self.failed and ws.paths.plan(ticket).exists():
                 ship.write_report(ws, ticket)
             for row in ship.summarize(ws, ticket):
-                cells = ship.patch_cell(row), ship.gates_cell(row), ship.mr_cell(row)
-                table.add_row(ticket, row["repo"], *cells)
-        if table.row_count:
-            Console(file=self.outstream, width=160).print(table)
+                rows.append(
+                    (ticket, row["repo"], ship.patch_cell(row), ship.gates_cell(row), ship.mr_cell(row))
+                )
+        if rows:
+            self.write(boxed("shipyard", ("ticket", "repo", "patch", "gates", "merge request"), rows))
+
+
+def boxed(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A table drawn in box characters, as rich draws one. By hand: rich takes a second to lay out
+    a thousand rows, and a run of a thousand repos ends with one row each."""
+    widths = [max(len(value) for value in column) for column in zip(columns, *rows, strict=True)]
+
+    def rule(left: str, fill: str, cross: str, right: str) -> str:
+        return left + cross.join(fill * (w + 2) for w in widths) + right + "\n"
+
+    def cells(values: Sequence[str], bar: str) -> str:
+        padded = (f" {value.ljust(width)} " for value, width in zip(values, widths, strict=True))
+        return bar + bar.join(padded) + bar + "\n"
+
+    return "".join(
+        [
+            f"{title}\n",
+            rule("┏", "━", "┳", "┓"),
+            cells(columns, "┃"),
+            rule("┡", "━", "╇", "┩"),
+            *(cells(row, "│") for row in rows),
+            rule("└", "─", "┴", "┘"),
+        ]
+    )
 
 
 def _is_terminal(stream: Any) -> bool:

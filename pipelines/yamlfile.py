@@ -13,18 +13,22 @@ from pipelines.errors import InputError
 
 KeyPath = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load(text: str, file: str, first_line: int = 1) -> tuple[Any, dict[KeyPath, int]]:
     """Parse `text` (which starts on `first_line` of `file`): the data, and each key's line."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+    loader = LOADER(text)
+    try:  # parsed once (by libyaml where PyYAML has it): the nodes give the lines, then the data
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         line = mark.line + first_line if mark else None
         raise InputError(file, "", f"not valid YAML: {problem}", line) from None
+    finally:
+        loader.dispose()
     lines: dict[KeyPath, int] = {}
     if node is not None:
         _walk(node, (), lines, file, first_line - 1)
