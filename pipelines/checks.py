@@ -4,16 +4,15 @@ sandboxed, in the repo's env when the gate runs the repo's code; one report, a p
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from pipelines import baselines, git, plugins, sandbox, worktrees
 from pipelines.change import Change
 from pipelines.config import GateSpec
 from pipelines.errors import StepError
-from pipelines.files import write_atomic, write_json
-from pipelines.gates import Report
+from pipelines.files import write_atomic
+from pipelines.gates import GateReport, Report
 
 
 def version(gate: GateSpec) -> str | None:
@@ -36,10 +35,8 @@ def run(change: Change, name: str) -> None:
             tree = worktrees.build_verify(change.workspace, tid, repo, change.base)
             report = check(change, gate, tree)
     write_atomic(paths.gate_log(tid, repo, name), report.log)
-    data = as_json(gate, report)
-    if not change.workspace.sandboxed(repo):
-        data["warning"] = "sandbox: off; the gate ran unconfined"
-    write_json(paths.gate_report(tid, repo, name), data)
+    warning = None if change.workspace.sandboxed(repo) else "sandbox: off; the gate ran unconfined"
+    GateReport.of(gate.name, version(gate), report, warning).write(paths.gate_report(tid, repo, name))
     if report.status not in ("pass", "skipped"):
         log = paths.relative(paths.gate_log(tid, repo, name))
         raise change.fail(f"gate {name}", f"{report.status}: {report.summary} (see {log})")
@@ -77,8 +74,3 @@ def check(change: Change, gate: GateSpec, tree: Path, exclude: tuple[str, ...] =
         # the base is judged alone, without the siblings' changes
         report = baselines.judge(report, baselines.findings(workspace, repo, base, gate, env))
     return replace(report, env=env.key) if env else report
-
-
-def as_json(gate: GateSpec, report: Report) -> dict[str, Any]:
-    data = {k: v for k, v in asdict(report).items() if k != "log"}
-    return {"gate": gate.name, "tool_version": version(gate), **data}

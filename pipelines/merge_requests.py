@@ -11,8 +11,8 @@ from typing import Any
 from pipelines import git, mirrors, plugins, templates
 from pipelines.change import Change
 from pipelines.errors import StepError
-from pipelines.files import read_json, write_json
-from pipelines.forges import MergeRequest
+from pipelines.forges import MergeRequest, Record
+from pipelines.gates import GateReport
 from pipelines.worktrees import base_mirror
 
 TEMPLATE = "mr.md.j2"
@@ -27,11 +27,10 @@ def make(change: Change) -> None:
     paths, tid, repo = change.paths, change.ticket_id, change.repo
     patch = paths.patch(tid, repo).read_bytes()
     if not patch:
-        record = {"ticket": tid, "repo": repo, "base": change.base, "state": "no-change"}
-        write_json(paths.mr_json(tid, repo), record)
+        Record(ticket=tid, repo=repo, base=change.base, state="no-change").write(paths.mr_json(tid, repo))
         return
-    reports = [read_json(paths.gate_report(tid, repo, g.name)) for g in change.settings.gates]
-    if blocked := [r["gate"] for r in reports if r["status"] != "pass"]:
+    reports = [GateReport.read(paths.gate_report(tid, repo, g.name)) for g in change.settings.gates]
+    if blocked := [r.gate for r in reports if r.status != "pass"]:
         raise change.fail("mr", f"gates did not pass: {', '.join(blocked)}")
     branch = branch_of(change)
     mirror = base_mirror(change.workspace, repo, change.base)
@@ -59,36 +58,35 @@ def make(change: Change) -> None:
         published = plugins.forge(forge.kind).publish(forge, mr)
     except StepError as err:
         raise change.fail("mr", str(err)) from None
-    write_json(paths.mr_json(tid, repo), {
-        "ticket": tid, "repo": repo, "base": change.base, **published, "branch": branch,
-        "commit": sha, "title": mr.title, "body": mr.body,
-    })  # fmt: skip
+    record = {**published, "branch": branch, "commit": sha, "title": mr.title, "body": mr.body}
+    Record(ticket=tid, repo=repo, base=change.base, **record).write(paths.mr_json(tid, repo))
 
 
-def link(changes: list[Change], records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def link(changes: list[Change], records: dict[str, Record]) -> list[dict[str, Any]]:
     """Once every merge request of the ticket exists, each body links all the others, in plan
     order; a forge is told only where its body is not that already. The links, for ship.json."""
+    opened = {repo: record for repo, record in records.items() if record.state == "open"}
     links = [
-        {"repo": c.repo, "branch": records[c.repo]["branch"], "url": records[c.repo].get("url")}
+        {"repo": c.repo, "branch": opened[c.repo].branch, "url": opened[c.repo].url}
         for c in changes
-        if records.get(c.repo, {}).get("state") == "open"
+        if c.repo in opened
     ]
     if len(links) < 2:
         return links
     order = [c.repo for c in changes]
     for change in changes:
-        record = records.get(change.repo, {})
-        if record.get("state") != "open":
+        record = opened.get(change.repo)
+        if record is None or record.body is None:
             continue
         siblings = [sibling for sibling in links if sibling["repo"] != change.repo]
-        checks, rule, footer = record["body"].rpartition("\n---\n")
+        checks, rule, footer = record.body.rpartition("\n---\n")
         links_text = templates.render(LINKS_TEMPLATE, siblings=siblings, order=order)
-        body = f"{checks}\n{links_text}{rule}{footer}" if rule else record["body"] + links_text
+        body = f"{checks}\n{links_text}{rule}{footer}" if rule else record.body + links_text
         forge = change.settings.forge
-        if record.get("forge", forge.kind) != forge.kind:
+        if (record.forge or forge.kind) != forge.kind:
             continue  # repos.yaml moved it to another forge: its mr step publishes it there first
         try:
-            plugins.forge(forge.kind).describe(forge, record, body)
+            plugins.forge(forge.kind).describe(forge, record.model_dump(), body)
         except StepError as err:
             raise change.fail("ship", f"linking the merge requests: {err}") from None
     return links
@@ -98,7 +96,7 @@ def branch_of(change: Change) -> str:
     """The repo's branch for the ticket; once pushed it keeps its name, whatever the title becomes
     (a new name would leave the old branch, and with a forge a second merge request, behind)."""
     record = change.paths.mr_json(change.ticket_id, change.repo)
-    if record.exists() and (pushed := read_json(record).get("branch")):
+    if record.exists() and (pushed := Record.read(record).branch):
         return pushed
     return branch_name(change.settings.branch_prefix, change.ticket_id, change.ticket.slug)
 

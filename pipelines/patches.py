@@ -13,6 +13,7 @@ from pipelines.agents import Job
 from pipelines.change import Change
 from pipelines.errors import StepError
 from pipelines.files import read_json, write_atomic, write_json
+from pipelines.gates import GateReport
 
 REPAIR_TEMPLATE = "repair.md.j2"
 
@@ -138,7 +139,8 @@ def _failing_gates(change: Change, work: Path, installed: tuple[str, ...]) -> li
         report = checks.check(change, gate, work, exclude=installed)
         if report.status != "pass":
             lines = report.log.strip().splitlines()[-30:]
-            failing.append({**checks.as_json(gate, report), "log_tail": "\n".join(lines)})
+            record = GateReport.of(gate.name, checks.version(gate), report)
+            failing.append({**record.model_dump(mode="json"), "log_tail": "\n".join(lines)})
     return failing
 
 

@@ -8,10 +8,12 @@ from typing import Any
 from pipelines import envs, git, merge_requests, plan, templates
 from pipelines.change import Change, resolve
 from pipelines.config import Workspace
-from pipelines.files import read_json, write_atomic, write_json
-from pipelines.gates import count
+from pipelines.files import write_atomic, write_json
+from pipelines.forges import Record
+from pipelines.gates import GateReport, count
 
 TEMPLATE = "report.md.j2"
+SHOWN = {"gate", "status", "summary", "findings", "pre_existing"}  # of a gate report, in report.md
 
 
 def changes(workspace: Workspace, ticket_id: str) -> list[Change]:
@@ -30,9 +32,8 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
         files, added, removed = (
             git.numstat(patch_file.read_text(errors="replace")) if patch_file.exists() else (0, 0, 0)
         )
-        gates = [
-            read_json(p) for g in settings.gates if (p := paths.gate_report(ticket_id, repo, g.name)).exists()
-        ]
+        reports = [paths.gate_report(ticket_id, repo, g.name) for g in settings.gates]
+        gates = [GateReport.read(report) for report in reports if report.exists()]
         mr_file = paths.mr_json(ticket_id, repo)
         rows.append(
             {
@@ -41,14 +42,10 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
                 "base": entry.base,
                 "reason": entry.reason,
                 "patch": {"exists": patch_file.exists(), "files": files, "added": added, "removed": removed},
-                "gates": [
-                    {
-                        **{k: g[k] for k in ("gate", "status", "summary", "findings")},
-                        "pre_existing": g.get("pre_existing", []),
-                    }
-                    for g in gates
-                ],
-                "mr": read_json(mr_file) if mr_file.exists() else {},
+                "gates": [g.model_dump(mode="json", include=SHOWN) for g in gates],
+                "mr": Record.read(mr_file).model_dump(mode="json", exclude_none=True)
+                if mr_file.exists()
+                else {},
                 "env": _env(workspace, repo, gates),
                 "no_env": settings.env == "none",
                 "mr_error": _text(paths.step_error(ticket_id, repo, "mr")),
@@ -60,7 +57,8 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
 def make(workspace: Workspace, ticket_id: str) -> None:
     paths = workspace.paths
     rows = summarize(workspace, ticket_id)
-    links = merge_requests.link(changes(workspace, ticket_id), {r["repo"]: r["mr"] for r in rows})
+    records = {r["repo"]: Record.model_validate(r["mr"]) for r in rows if r["mr"]}
+    links = merge_requests.link(changes(workspace, ticket_id), records)
     write_json(
         paths.ship_json(ticket_id),
         {
@@ -99,13 +97,17 @@ def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]
     )
 
 
+def _record(mr_file: Path) -> dict[str, Any]:
+    return Record.read(mr_file).model_dump(mode="json", exclude_none=True) if mr_file.exists() else {}
+
+
 def _text(path: Path) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-def _env(workspace: Workspace, repo: str, gates: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _env(workspace: Workspace, repo: str, gates: list[GateReport]) -> dict[str, Any] | None:
     """The env the repo's gates ran in, as its build recorded it."""
-    key = next((g["env"] for g in gates if g.get("env")), None)
+    key = next((g.env for g in gates if g.env), None)
     return envs.built(workspace.paths.state, repo, key) if key else None
 
 

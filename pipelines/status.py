@@ -9,7 +9,8 @@ from rich.table import Table
 
 from pipelines import plugins, ship
 from pipelines.config import Workspace
-from pipelines.files import read_json, write_json
+from pipelines.files import write_json
+from pipelines.forges import Record
 
 
 def make(workspace: Workspace, ticket_id: str) -> None:
@@ -20,14 +21,14 @@ def make(workspace: Workspace, ticket_id: str) -> None:
         path = workspace.paths.mr_json(ticket_id, change.repo)
         if not path.exists():
             continue
-        record = read_json(path)
-        row = {"repo": change.repo, "url": record.get("url"), "branch": record.get("branch"),
-               "state": record["state"], "checks": "none"}  # fmt: skip
+        record = Record.read(path)
+        row = {"repo": change.repo, "url": record.url, "branch": record.branch, "state": record.state,
+               "checks": "none"}  # fmt: skip
         forge = change.settings.forge
-        if record.get("forge", forge.kind) != forge.kind:  # repos.yaml moved it to another forge
-            row["checks"] = f"opened on {record['forge']}; repos.yaml now says {forge.kind}: ship to move it"
-        elif record["state"] == "open":
-            row.update(plugins.forge(forge.kind).status(forge, record))
+        if (record.forge or forge.kind) != forge.kind:  # repos.yaml moved it to another forge
+            row["checks"] = f"opened on {record.forge}; repos.yaml now says {forge.kind}: ship to move it"
+        elif record.state == "open":
+            row.update(plugins.forge(forge.kind).status(forge, record.model_dump()))
         rows.append(row)
     write_json(workspace.paths.ticket_dir(ticket_id) / "status.json", {"ticket": ticket_id, "repos": rows})
     table = Table(title=f"{ticket_id}: {ticket.title}", title_justify="left")

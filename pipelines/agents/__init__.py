@@ -41,6 +41,7 @@ class Job:
     box: Box  # the sandbox the agent and every tool it runs are in
     guard_log: Path | None = None  # where the guard hook records refusals
     protected: tuple[str, ...] = ()  # paths the repo protects
+    read_only: bool = False  # a planner or reviewer: it reads and answers, it changes nothing
 
     @property
     def hook_writes(self) -> list[Path]:
@@ -59,3 +60,4 @@ class Result:
     output_tokens: int | None = None
     cost_usd: float | None = None
     session: str | None = None  # to resume for a repair round, where the agent can
+    answer: str | None = None  # its last message: what a planner or reviewer answers

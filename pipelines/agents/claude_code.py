@@ -26,6 +26,8 @@ SKILLS_DIR: str | None = ".claude/skills"
 # The model credentials a user may configure; nothing else of the user's environment passes.
 CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
 SETTINGS = ("ANTHROPIC_BASE_URL", "CLAUDE_CODE_MAX_RETRIES", "API_TIMEOUT_MS")
+READS = ("Read", "Glob", "Grep")  # all a planner or a reviewer may do
+WRITES = ("Bash", "Edit", "MultiEdit", "Write", "NotebookEdit", "WebFetch", "WebSearch")
 
 
 class Settings(BaseModel):
@@ -73,6 +75,7 @@ def run(settings: Settings, job: Job) -> Result:
     }
     env.update((name, os.environ[name]) for name in (*CREDENTIALS, *SETTINGS) if name in os.environ)
     secrets = [os.environ[name] for name in CREDENTIALS if os.environ.get(name)]
+    tools, mode = (READS, "default") if job.read_only else (settings.tools, "acceptEdits")
     # beside the transcript: outside the worktree, and read-only in the sandbox
     with tempfile.TemporaryDirectory(prefix=".claude-settings-", dir=job.transcript.parent) as tmp:
         hooks = Path(tmp) / "settings.json"
@@ -80,10 +83,12 @@ def run(settings: Settings, job: Job) -> Result:
         box = job.box.allow(readable=[hooks], writable=job.hook_writes, network=True)
         argv = [
             exe, "-p", "--output-format", "stream-json", "--verbose",
-            "--max-turns", str(settings.max_turns), "--permission-mode", "acceptEdits",
-            "--allowedTools", ",".join(settings.tools), "--setting-sources", "user",
+            "--max-turns", str(settings.max_turns), "--permission-mode", mode,
+            "--allowedTools", ",".join(tools), "--setting-sources", "user",
             "--settings", str(hooks), "--no-session-persistence",
         ]  # fmt: skip
+        if job.read_only:
+            argv += ["--disallowedTools", ",".join(WRITES)]
         if settings.model:
             argv += ["--model", settings.model]
         started = time.monotonic()
@@ -115,6 +120,7 @@ def _result(settings: Settings, code: int | None, events: list[dict], tail: str,
         output_tokens=usage.get("output_tokens"),
         cost_usd=final.get("total_cost_usd"),
         session=session,
+        answer=final.get("result") if isinstance(final.get("result"), str) else None,
     )
     if result.ok:
         return result

@@ -90,7 +90,8 @@ def run(settings: Settings, job: Job) -> Result:
         env = {**job.env, "CODEX_HOME": home, settings.api_key_env: key}
         box = job.box.allow(writable=[Path(home), *job.hook_writes], readable=[config], network=True)
         argv = [
-            exe, "exec", "--json", "-s", "workspace-write", "--skip-git-repo-check",
+            exe, "exec", "--json", "-s", "read-only" if job.read_only else "workspace-write",
+            "--skip-git-repo-check",
             "--dangerously-bypass-hook-trust",  # our own hook, written just now: nothing to review
             "-",  # the prompt on stdin: argv has a size limit a long ticket reaches
         ]  # fmt: skip
@@ -115,9 +116,10 @@ def _result(settings: Settings, code: int | None, events: list[dict], tail: str,
             False, code, took, f"codex exited {code} without finishing its turn: {tail or 'no output'}"
         )
     usage = done[-1].get("usage") or {}
-    turns = sum(1 for e in events if e.get("type") == "item.completed")
-    return Result(True, 0, took, turns=turns, input_tokens=usage.get("input_tokens"),
-                  output_tokens=usage.get("output_tokens"))  # fmt: skip
+    items = [e.get("item") or {} for e in events if e.get("type") == "item.completed"]
+    said = [item.get("text") for item in items if item.get("type") == "agent_message"]
+    return Result(True, 0, took, turns=len(items), input_tokens=usage.get("input_tokens"),
+                  output_tokens=usage.get("output_tokens"), answer=said[-1] if said else None)  # fmt: skip
 
 
 if TYPE_CHECKING:  # ty checks this module against the family's interface

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from pydantic import BaseModel, ConfigDict
+
 from pipelines.errors import StepError
+from pipelines.files import write_json
 
 T = TypeVar("T")
 
@@ -35,6 +38,30 @@ class MergeRequest:
     title: str
     body: str
     target_branch: str = "main"
+
+
+class Record(BaseModel):
+    """`mr.json`: the merge request of one repo of a ticket, as the mr step writes it. A forge adds
+    fields of its own (GitHub's `number`, GitLab's `iid`); `state` is open, no-change or merged."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    ticket: str
+    repo: str
+    base: str
+    state: str
+    forge: str | None = None
+    url: str | None = None
+    branch: str | None = None
+    commit: str | None = None
+    title: str | None = None
+    body: str | None = None
+
+    @classmethod
+    def read(cls, path: Path) -> Record:
+        return cls.model_validate_json(path.read_bytes())
+
+    def write(self, path: Path) -> None:
+        write_json(path, self.model_dump(mode="json", exclude_none=True))
 
 
 class Forge(Protocol):

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from pydantic import BaseModel, ConfigDict
+
 from pipelines import sandbox
+from pipelines.files import write_json
 from pipelines.sandbox import Box
 
 if TYPE_CHECKING:
@@ -37,6 +40,34 @@ class Report:
     log: str = field(default="", repr=False)
     pre_existing: tuple[Finding, ...] = ()  # found on the base commit too: they do not fail the gate
     env: str | None = None  # the key of the repo's env the gate ran in (None: shipyard's own Python)
+
+
+class GateReport(BaseModel):
+    """`gates/GATE.json`: one gate's report on one patch, as the gate step writes it and every
+    reader reads it back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    gate: str
+    tool_version: str | None
+    status: str
+    findings: tuple[Finding, ...] = ()
+    command: tuple[str, ...] = ()
+    summary: str = ""
+    pre_existing: tuple[Finding, ...] = ()
+    env: str | None = None
+    warning: str | None = None  # `sandbox: off`: the gate ran unconfined
+
+    @classmethod
+    def of(cls, gate: str, version: str | None, report: Report, warning: str | None = None) -> GateReport:
+        data = {k: v for k, v in asdict(report).items() if k != "log"}
+        return cls(gate=gate, tool_version=version, warning=warning, **data)
+
+    @classmethod
+    def read(cls, path: Path) -> GateReport:
+        return cls.model_validate_json(path.read_bytes())
+
+    def write(self, path: Path) -> None:
+        write_json(path, self.model_dump(mode="json"))
 
 
 @dataclass(frozen=True)
