@@ -63,9 +63,22 @@ def git_bytes(cwd: Path, *args: str, input: bytes | None = None, env: dict[str, 
     full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
     proc = subprocess.run(["git", *STABLE, *args], cwd=cwd, input=input, capture_output=True, env=full_env)
     if proc.returncode:
-        message = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise StepError(f"git {args[0]} failed: {message[-1] if message else proc.returncode}")
+        said = why(proc.stderr.decode(errors="replace"))
+        raise StepError(f"git {args[0]} failed: {said or proc.returncode}")
     return proc.stdout
+
+
+LOCKED = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+
+
+def why(stderr: str) -> str:
+    """The line of git's complaint that says why: a lock a killed git left (with its path), else
+    the last line."""
+    if found := LOCKED.search(stderr):
+        lock = os.path.normpath(found[1])
+        return f"{lock} exists: a git process stopped there left it; remove it if no git is running there"
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def at(mirror: Path, work: Path | None = None, index: Path | None = None) -> dict[str, str]:

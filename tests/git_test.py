@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import make_remote
 
 from pipelines import git
+from pipelines.errors import StepError
 
 
 def test_diff_holds_new_deleted_renamed_and_binary_files_and_applies(tmp_path: Path) -> None:
@@ -60,3 +62,23 @@ def test_the_same_change_gives_the_same_patch_bytes(tmp_path: Path) -> None:
         (tmp_path / name / "a.py").write_text("x = 2\n")
         patches.append(git.diff(mirror, tmp_path / name, base))
     assert patches[0] == patches[1] and patches[0]
+
+
+def test_a_push_stopped_by_a_lock_a_killed_git_left_names_the_lock(tmp_path: Path) -> None:
+    remote = make_remote(tmp_path / "r.git", {"a.txt": "a\n"})
+    mirror = tmp_path / "mirror.git"
+    git.ensure_mirror(mirror, str(remote))
+    base = git.rev(mirror, "refs/remotes/origin/main")
+    assert base is not None
+    lock = remote / "refs" / "heads" / "shipyard" / "T-1.lock"  # what a push killed midway leaves
+    lock.parent.mkdir(parents=True)
+    lock.touch()
+    with pytest.raises(StepError) as failed:
+        git.push(mirror, str(remote), base, "shipyard/T-1", None)
+    assert str(failed.value) == (
+        f"git push failed: {lock} exists: a git process stopped there left it; remove it if no git is "
+        "running there"
+    )
+    assert lock.exists()  # the user's remote: shipyard never removes what it cannot prove its own
+    lock.unlink()
+    git.push(mirror, str(remote), base, "shipyard/T-1", None)
