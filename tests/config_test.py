@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import Workspace
 
+from pipelines import config
 from pipelines.config import GateSpec, ReposFile
 from pipelines.errors import InputError
 from pipelines.yamlfile import validate
@@ -152,16 +153,24 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_bad_input_is_one_line_exit_3_and_nothing_in_state(workspace: Workspace, name: str) -> None:
+def test_bad_input_is_one_line_naming_file_key_and_what_was_expected(workspace: Workspace, name: str) -> None:
     files, expected = CASES[name]
+    for path, text in files.items():
+        workspace.write(path, text)
+    with pytest.raises(InputError) as refused:
+        config.load(workspace.root)
+    assert str(refused.value).startswith(expected) and "\n" not in str(refused.value)
+    assert not workspace.state().exists()
+
+
+def test_bad_input_stops_doit_with_exit_3_one_line_and_nothing_in_state(workspace: Workspace) -> None:
+    files, expected = CASES["duplicate repo"]
     for path, text in files.items():
         workspace.write(path, text)
     run = workspace.doit("ship")
     assert run.returncode == 3
     lines = run.err.strip().splitlines()
-    assert len(lines) == 1, run.err
-    assert lines[0].startswith(f"ERROR: {expected}"), lines[0]
-    assert "Traceback" not in run.err
+    assert len(lines) == 1 and lines[0].startswith(f"ERROR: {expected}"), run.err
     assert not workspace.state().exists()
 
 
