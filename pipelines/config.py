@@ -39,6 +39,7 @@ class GateSpec(Strict):
     strict: bool = False  # judge every finding, not only those the base commit does not have
     paths: globs.Globs = ()  # gitignore-style globs: the changed files the gate looks at (default: all)
     network: bool | None = None  # reach the network from the sandbox (default: the repo's `network`)
+    agent: dict[str, Any] | None = None  # the reviewer's agent, for a gate of kind `review`
 
     def covers(self, file: str) -> bool:
         return not self.paths or globs.matches(self.paths, file)
@@ -60,6 +61,8 @@ class Defaults(Strict):
     env: str | dict[str, Any] = "auto"  # the repo's environment: auto | none | {python, install, setup}
     sandbox: bool = True  # `sandbox: off` runs agents and gates unconfined (every report warns)
     network: bool = False  # whether gates and the command agent may reach the network
+    budget_usd: float | None = Field(default=None, ge=0)  # what a ticket's agent runs may cost in all
+    planner: dict[str, Any] = {"kind": "deterministic"}  # or an agent: {kind: claude-code, model: ...}
 
 
 class RepoSpec(Strict):
@@ -76,6 +79,7 @@ class RepoSpec(Strict):
     env: str | dict[str, Any] | None = None
     sandbox: bool | None = None
     network: bool | None = None
+    budget_usd: float | None = Field(default=None, ge=0)
 
 
 class ReposFile(Strict):
@@ -94,6 +98,7 @@ class RepoSettings:
     forge: Backend  # the forge backend's Settings
     branch_prefix: str
     env: envs.Setting
+    budget_usd: float | None  # the ticket's budget as this repo's runs see it (None: no limit)
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,7 @@ class Workspace:
         merged: dict[str, Any] = {}
         where: dict[str, tuple[str, KeyPath, dict[KeyPath, int]]] = {}
         for file, base, values, lines in layers:
-            for key in ("agent", "gates", "forge", "branch_prefix", "env"):
+            for key in ("agent", "gates", "forge", "branch_prefix", "env", "budget_usd"):
                 if key not in values:
                     continue
                 old = merged.get(key)
@@ -165,7 +170,31 @@ class Workspace:
             forge=_backend("forges", merged["forge"], *where["forge"]),
             branch_prefix=merged["branch_prefix"],
             env=_env(merged["env"], *where["env"]),
+            budget_usd=merged.get("budget_usd"),
         )
+
+    def planner(self, ticket: tickets.Ticket) -> Any:
+        """The planner of a ticket: None for the deterministic one, else an agent backend's
+        Settings (defaults < the ticket's front matter)."""
+        value, file, path, lines = self.defaults.planner, "repos.yaml", ("defaults", "planner"), self.lines
+        if "planner" in ticket.overrides:
+            own = ticket.overrides["planner"]
+            same = isinstance(own, dict) and own.get("kind", value.get("kind")) == value.get("kind")
+            value = {**value, **own} if same else own
+            file, path, lines = ticket.file, ("planner",), ticket.lines
+        if isinstance(value, dict) and value.get("kind") == "deterministic":
+            if extra := sorted(set(value) - {"kind"}):
+                at = line_of(lines, (*path, extra[0]))
+                raise InputError(
+                    file, dotted((*path, extra[0])), "the deterministic planner takes no settings", at
+                )
+            return None
+        return _backend("agents", value, file, path, lines)
+
+    def budget(self, ticket: tickets.Ticket) -> float | None:
+        """The ticket's budget for runs that belong to no one repo (the planner)."""
+        own = ticket.overrides.get("budget_usd")
+        return own if own is not None else self.defaults.budget_usd
 
     def open_tickets(self) -> list[tickets.Ticket]:
         return [t for t in self.tickets.values() if t.status == "open"]
@@ -297,6 +326,7 @@ def _check_ticket(workspace: Workspace, ticket: tickets.Ticket) -> None:
     for index, skill in enumerate(ticket.skills):
         _known_skill(skill, workspace.skills, ticket.file, ("skills", index), ticket.lines)
     if ticket.status == "open":
+        workspace.planner(ticket)
         for repo in ticket.repos or workspace.repos:
             workspace.settings(ticket, repo)
 

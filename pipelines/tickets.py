@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines import frontmatter
 from pipelines.errors import InputError
@@ -32,6 +32,8 @@ class TicketFront(BaseModel):
     forge: dict[str, Any] | None = None
     branch_prefix: str | None = None
     env: str | dict[str, Any] | None = None
+    budget_usd: float | None = Field(default=None, ge=0)
+    planner: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def load(path: Path, root: Path) -> Ticket:
         raise InputError(file, "title", "expected a non-empty title", lines.get(("title",)))
     overrides = {
         key: value
-        for key in ("agent", "gates", "forge", "branch_prefix", "env")
+        for key in ("agent", "gates", "forge", "branch_prefix", "env", "budget_usd", "planner")
         if (value := getattr(front, key)) is not None
     }
     return Ticket(
