@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -286,17 +287,18 @@ def load(root: Path) -> Workspace:
         paths, parsed.defaults, parsed.repos, tickets.load_all(paths.tickets, root), all_skills, lines
     )
     uses = {name: [u for g in workspace._resolve(None, name).gates for u in g.uses] for name in parsed.repos}
-    if cycle := _cycle(uses):
-        path = ("repos", cycle[0], "gates")
-        why = f"`uses:` goes round in a cycle: {' -> '.join(cycle)}; a repo's gate cannot use its own change"
+    if loop := cycle(uses):
+        path = ("repos", loop[0], "gates")
+        why = f"`uses:` goes round in a cycle: {' -> '.join(loop)}; a repo's gate cannot use its own change"
         raise InputError("repos.yaml", dotted(path), why, line_of(lines, path))
     for ticket in workspace.tickets.values():
         _check_ticket(workspace, ticket)
     return workspace
 
 
-def _cycle(uses: dict[str, list[str]]) -> list[str] | None:
-    """The first cycle in the `uses:` graph (`lib -> app -> lib`, or `lib -> lib`), if any."""
+def cycle(uses: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """The first cycle in a graph of repos (`uses:`, or a plan's `after`): `lib -> app -> lib`,
+    or `lib -> lib`, if any."""
     done: set[str] = set()
 
     def visit(repo: str, trail: list[str]) -> list[str] | None:

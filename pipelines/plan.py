@@ -6,13 +6,14 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
 from pipelines import git, mirrors
+from pipelines import planner as planners
 from pipelines.config import Workspace
 from pipelines.errors import StepError
 from pipelines.files import write_atomic
@@ -35,6 +36,8 @@ class Entry(BaseModel):
     default_branch: str
     reason: str
     skills: tuple[str, ...]
+    instructions: str = ""  # the planner's words for this repo's agent: they go in its prompt
+    after: tuple[str, ...] = ()  # repos of the plan that land before this one
 
 
 class Plan(BaseModel):
@@ -43,8 +46,11 @@ class Plan(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     ticket: str
-    repos: tuple[Entry, ...]
+    repos: tuple[Entry, ...]  # in order: each after the repos it comes `after`
     uses: dict[str, str] = {}
+    planner: str = "deterministic"  # or the agent kind that planned it
+    fallback: str | None = None  # why the deterministic planner took over from the agent
+    cost_usd: float | None = None  # what the planner agent's runs cost
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -62,6 +68,8 @@ class Plan(BaseModel):
 class Choice:
     repo: str
     reason: str
+    instructions: str = ""
+    after: tuple[str, ...] = ()
 
 
 # A planner takes the ticket, the workspace and the identifiers found in each repo, and chooses.
@@ -132,11 +140,30 @@ def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = d
         candidates = list(bases)
         hits = pool.map(lambda r: git.grep(paths.mirror(r), bases[r], words), candidates)
         found = dict(zip(candidates, hits, strict=True))
-    choices = planner(ticket, workspace, found)
+    agent, who = workspace.planner(ticket), {}
+    picked = None
+    if agent is not None:
+        try:
+            outcome = planners.plan(workspace, ticket, agent, bases, list(ticket.repos or ()))
+        except StepError as err:
+            raise StepError(f"{ticket_id}: plan: {err}") from None
+        who = planners.record(outcome)
+        if outcome.why_not:
+            print(f"{ticket_id}: plan: {outcome.why_not}; the deterministic planner decides", file=sys.stderr)
+        picked = outcome.picks
+    if picked is not None:
+        choices = _with_named(ticket, [Choice(p.name, p.why, p.instructions, p.after) for p in picked])
+    else:
+        choices = [
+            replace(c, after=_uses_order(workspace, ticket, c.repo, found))
+            for c in planner(ticket, workspace, found)
+        ]
     if not choices:
         raise StepError(
             f"{ticket_id}: plan: no repo matches; name them in the ticket's front matter (repos: [...])"
         )
+    by_name = {c.repo: c for c in choices}
+    choices = [by_name[r] for r in planners.order({c.repo: c.after for c in choices})]
     # repos whose code a gate runs against (`uses:`) without the ticket changing them: pinned too
     chosen = {c.repo for c in choices}
     used = sorted(
@@ -145,7 +172,22 @@ def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = d
     with ThreadPoolExecutor(FETCH_JOBS) as pool:
         uses = dict(zip(used, pool.map(pin, used), strict=True))
     repos = tuple(_entry(workspace, ticket, c, bases[c.repo]) for c in choices)
-    write(target, Plan(ticket=ticket_id, repos=repos, uses=uses))
+    write(target, Plan(ticket=ticket_id, repos=repos, uses=uses, **who))
+
+
+def _with_named(ticket: Ticket, choices: list[Choice]) -> list[Choice]:
+    """A repo the ticket names is in the plan, whatever the planner said."""
+    missing = [r for r in ticket.repos or () if r not in {c.repo for c in choices}]
+    return choices + [Choice(repo, "named in the ticket") for repo in missing]
+
+
+def _uses_order(
+    workspace: Workspace, ticket: Ticket, repo: str, candidates: Mapping[str, object]
+) -> tuple[str, ...]:
+    """The deterministic planner's order: a repo comes after those its gates use."""
+    return tuple(
+        dict.fromkeys(u for g in workspace.settings(ticket, repo).gates for u in g.uses if u in candidates)
+    )
 
 
 def _entry(workspace: Workspace, ticket: Ticket, choice: Choice, base: str) -> Entry:
@@ -161,6 +203,8 @@ def _entry(workspace: Workspace, ticket: Ticket, choice: Choice, base: str) -> E
         default_branch=spec.default_branch,
         reason=choice.reason,
         skills=tuple(sorted(chosen)),
+        instructions=choice.instructions,
+        after=choice.after,
     )
 
 

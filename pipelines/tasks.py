@@ -26,6 +26,7 @@ from pipelines import (
     merge_requests,
     patches,
     plan,
+    planner,
     prompts,
     ship,
     status,
@@ -111,13 +112,18 @@ class Graph:
             def make(ticket_id: str = ticket.id, pinned: Pinned = pinned) -> None:
                 plan.make(workspace, ticket_id, repin=not pinned.kept)
 
+            agent = workspace.planner(ticket)
+            asks = [] if agent is None else [planner.SKILL, *map(templates.path, planner.TEMPLATES)]
             yield {
                 "name": ticket.id,
                 "doc": KINDS["plan"],
                 "actions": [self._step(make), lambda: {"pinned": True}],
-                "file_dep": [self._rel(self.paths.ticket_json(ticket.id))],
+                "file_dep": [self._rel(self.paths.ticket_json(ticket.id)), *map(str, asks)],
                 "targets": [self._rel(self.paths.plan(ticket.id))],
-                "uptodate": [config_changed(inputs), pinned],
+                "uptodate": [
+                    config_changed({**inputs, "planner": agent.model_dump(mode="json") if agent else None}),
+                    pinned,
+                ],
                 "clean": True,
             }
 
