@@ -10,6 +10,7 @@ import pytest
 from conftest import Workspace
 from fake_anthropic import FakeAnthropic, Turn, text, tool
 from fake_gitlab import FakeGitLab
+from fake_openai import FakeOpenAI, say
 
 from pipelines import planner
 
@@ -147,3 +148,27 @@ def test_order_puts_each_repo_after_those_it_needs() -> None:
         "web",
         "docs",
     ]
+
+
+def test_codex_plans_too(workspace: Workspace) -> None:
+    setup(workspace)
+    with FakeOpenAI([[say(json.dumps(GOOD))]]) as server:
+        planner_settings = (
+            f'{{kind: codex, model: test-model, base_url: "{server.url}", api_key_env: TEST_KEY}}'
+        )
+        text_ = workspace.root.joinpath("repos.yaml").read_text()
+        workspace.write("repos.yaml", text_.replace("{kind: claude-code, max_turns: 5}", planner_settings))
+        run = workspace.doit("ship", env={"TEST_KEY": API_KEY})
+    assert run.returncode == 0, run.out + run.err
+    plan = plan_of(workspace)
+    assert plan["planner"] == "codex" and [r["name"] for r in plan["repos"]] == ["billing", "web"]
+
+
+def test_a_spent_budget_stops_the_planner_before_it_runs(workspace: Workspace) -> None:
+    setup(workspace)
+    text_ = workspace.root.joinpath("repos.yaml").read_text()
+    workspace.write("repos.yaml", text_.replace("  env: none\n", "  env: none\n  budget_usd: 0\n"))
+    with FakeAnthropic([]) as server:
+        run = ship(workspace, server)
+    assert run.returncode != 0 and server.requests == []
+    assert "T-1: plan: spent 0.00 of 0.00 USD (budget_usd); not starting another agent run" in run.out + run.err
