@@ -1,0 +1,164 @@
+"""Eval scenarios and their graders, on hand-made transcripts of both CLIs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipelines.errors import InputError
+from pipelines.evals import grade, scenarios, trajectory
+from pipelines.evals.grade import Outcome
+
+PATCH = """diff --git a/src/app.py b/src/app.py
+--- a/src/app.py
++++ b/src/app.py
+@@ -1 +1 @@
+-x = 1
++x = 2  # noqa: E501
+"""
+
+
+def claude_transcript(
+    folder: Path, *calls: tuple[str, dict], final: str = "Done.", cost: float = 0.01
+) -> Path:
+    events = [{"type": "system", "subtype": "init"}]
+    for name, args in calls:
+        block = {"type": "tool_use", "id": "t", "name": name, "input": args}
+        events.append({"type": "assistant", "message": {"content": [block]}})
+    events.append({"type": "result", "subtype": "success", "result": final, "num_turns": len(calls) + 1,
+                   "total_cost_usd": cost})  # fmt: skip
+    path = folder / "transcript.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return path
+
+
+def codex_transcript(folder: Path, *commands: str, final: str = "Done.") -> Path:
+    events = [{"type": "thread.started"}]
+    events += [
+        {"type": "item.completed", "item": {"type": "command_execution", "command": c}} for c in commands
+    ]
+    events.append({"type": "item.completed", "item": {"type": "agent_message", "text": final}})
+    path = folder / "codex.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in events))
+    return path
+
+
+def scenario(*expect: dict, in_order: bool = False) -> scenarios.Scenario:
+    return scenarios.Scenario(
+        name="s", checks="c", ticket={"title": "t", "body": "b"}, expect=expect, in_order=in_order,
+        gates=("ruff",),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("expect", "met"),
+    [
+        ({"tool_call": {"tool": "Bash", "contains": "pytest"}}, True),
+        ({"tool_call": {"tool": "Bash", "contains": "tox"}}, False),
+        ({"tool_call": {"tool": "Edit", "match": "app\\.py"}}, True),
+        ({"no_tool_call_matching": {"tool": "Bash", "match": "git\\s+push"}}, False),
+        ({"no_tool_call_matching": {"tool": "Bash", "match": "git\\s+commit"}}, True),
+        ({"guard_refused": "git-push"}, True),
+        ({"guard_refused": "credentials"}, False),
+        ({"max_turns": 4}, True),
+        ({"max_turns": 3}, False),
+        ({"max_cost_usd": 0.02}, True),
+        ({"max_cost_usd": 0.001}, False),
+        ({"touches": ["src/*.py"]}, True),
+        ({"touches": ["tests/**"]}, False),
+        ({"does_not_touch": ["tests/**"]}, True),
+        ({"does_not_touch": ["src/"]}, False),
+        ({"contains": "x = 2"}, True),
+        ({"contains": "x = 3"}, False),
+        ({"lacks": "noqa"}, False),
+        ({"lacks": "type: ignore"}, True),
+        ({"gates_pass": ["ruff"]}, True),
+        ({"final_message_contains": "tests pass"}, True),
+        ({"final_message_contains": "I give up"}, False),
+    ],
+)
+def test_each_matcher_passes_and_fails(tmp_path: Path, expect: dict, met: bool) -> None:
+    transcript = claude_transcript(
+        tmp_path,
+        ("Edit", {"file_path": "/w/src/app.py", "old_string": "x = 1", "new_string": "x = 2"}),
+        ("Bash", {"command": "python -m pytest -q"}),
+        ("Bash", {"command": "git push origin HEAD"}),
+        final="Done: the tests pass.",
+    )
+    log = tmp_path / "guard.jsonl"
+    log.write_text(json.dumps({"rule": "git-push", "tool": "Bash"}) + "\n")
+    run = trajectory.read(transcript, log)
+    checked = scenario(expect, {"tool_call": {"tool": "Edit"}})
+    verdicts = grade.grade(checked, run, Outcome(PATCH, {"ruff": "pass"}))
+    assert verdicts[0].met is met, verdicts[0]
+
+
+def test_codex_transcripts_read_as_the_same_trajectory(tmp_path: Path) -> None:
+    run = trajectory.read(codex_transcript(tmp_path, "python -m pytest -q", "git commit -am x"))
+    assert [(c.tool, c.args) for c in run.calls] == [
+        ("Bash", {"command": "python -m pytest -q"}),
+        ("Bash", {"command": "git commit -am x"}),
+    ]
+    assert run.final == "Done."
+    checked = scenario({"tool_call": {"tool": "Bash", "contains": "pytest"}})
+    assert grade.passed(grade.grade(checked, run, Outcome()))
+
+
+def test_in_order_needs_the_calls_in_the_order_written(tmp_path: Path) -> None:
+    run = trajectory.read(claude_transcript(tmp_path, ("Edit", {"f": 1}), ("Bash", {"command": "pytest"})))
+    edit_then_test = [{"tool_call": {"tool": "Edit"}}, {"tool_call": {"tool": "Bash", "contains": "pytest"}}]
+    assert grade.passed(grade.grade(scenario(*edit_then_test, in_order=True), run, Outcome()))
+    reversed_order = scenario(*reversed(edit_then_test), in_order=True)
+    assert not grade.passed(grade.grade(reversed_order, run, Outcome()))
+
+
+def write_scenario(root: Path, text: str, name: str = "runs-tests") -> Path:
+    folder = root / "evals"
+    (folder / "repo").mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+GOOD = """\
+checks: the agent runs the tests before it stops
+ticket: {title: Fix the sum, body: Make add() add.}
+expect:
+  - tool_call: {tool: Bash, contains: pytest}
+  - no_tool_call_matching: {tool: Bash, match: "git\\\\s+push"}
+"""
+
+
+def test_a_scenario_loads_with_its_suite_and_fixtures(tmp_path: Path) -> None:
+    path = write_scenario(tmp_path, GOOD)
+    path.with_name("runs-tests.pass.jsonl").write_text("{}\n")
+    found = scenarios.discover(tmp_path)
+    assert found == {"shipyard/runs-tests": (path, "shipyard")}
+    loaded = scenarios.load(path, "shipyard", tmp_path)
+    assert loaded.key == "shipyard/runs-tests" and [e.kind for e in loaded.expect] == [
+        "tool_call",
+        "no_tool_call_matching",
+    ]
+    assert list(scenarios.fixtures(path)) == ["pass"]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (GOOD.replace("  - tool_call: {tool: Bash, contains: pytest}\n", ""),
+         "evals/runs-tests.yaml:4: expect[0]: a negative expectation needs a positive one beside it"),
+        (GOOD.replace("contains: pytest", "contain: pytest"), "evals/runs-tests.yaml:4: expect[0].tool_call"),
+        (GOOD.replace("checks: the agent runs the tests before it stops\n", ""), "evals/runs-tests.yaml"),
+        (GOOD + "  - {max_turns: 3, lacks: x}\n", "evals/runs-tests.yaml:6: expect[2]: expected exactly one"),
+        (GOOD + "fixture: nowhere\n", "evals/runs-tests.yaml: fixture: expected a folder evals/nowhere"),
+        (GOOD + "  - gates_pass: [ruff]\n", "evals/runs-tests.yaml: expect: gates_pass names 'ruff'"),
+    ],
+)  # fmt: skip
+def test_bad_scenarios_are_one_line(tmp_path: Path, text: str, said: str) -> None:
+    path = write_scenario(tmp_path, text)
+    with pytest.raises(InputError) as refused:
+        scenarios.load(path, "shipyard", tmp_path)
+    assert str(refused.value).startswith(said), str(refused.value)
+    assert "\n" not in str(refused.value)
