@@ -6,10 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from fake_anthropic import FakeAnthropic, text, tool
 
+from pipelines import tools
+from pipelines.agents import Job, claude_code
 from pipelines.errors import InputError
-from pipelines.evals import grade, scenarios, trajectory
+from pipelines.evals import grade, replay, scenarios, trajectory
 from pipelines.evals.grade import Outcome
+from pipelines.sandbox import Box
 
 PATCH = """diff --git a/src/app.py b/src/app.py
 --- a/src/app.py
@@ -162,3 +166,52 @@ def test_bad_scenarios_are_one_line(tmp_path: Path, text: str, said: str) -> Non
         scenarios.load(path, "shipyard", tmp_path)
     assert str(refused.value).startswith(said), str(refused.value)
     assert "\n" not in str(refused.value)
+
+
+def claude_job(folder: Path, prompt: str) -> Job:
+    work, home = folder / "work", folder / "home"
+    work.mkdir(parents=True)
+    (work / "app.py").write_text("x = 1\n")
+    (folder / "prompt.md").write_text(prompt)
+    box = Box(cwd=work, writable=(home,), readable=(folder / "prompt.md",))
+    log = folder / "guard.jsonl"
+    log.write_text("")
+    return Job(work, folder / "prompt.md", folder / "transcript.jsonl", tools.environment(home), box, log)
+
+
+def test_a_recording_through_the_proxy_replays_to_the_same_run_and_goes_stale_when_the_prompt_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789")
+    monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "0")
+    settings = claude_code.Settings(kind="claude-code", max_turns=5)
+    first = claude_job(tmp_path / "live", "Set x to 2 in app.py.")
+    path = str(first.worktree / "app.py")
+    edit = tool("Edit", file_path=path, old_string="x = 1", new_string="x = 2")
+    script = [[tool("Read", file_path=path)], [edit], [text("Done.")]]
+    with FakeAnthropic(script) as model:
+        traffic = replay.Traffic(str(first.worktree), upstream=model.url)
+        with replay.serve(traffic) as url:
+            monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+            assert claude_code.run(settings, first).ok
+    recording = tmp_path / "s.pass.jsonl"
+    replay.save(recording, traffic)
+    assert (first.worktree / "app.py").read_text() == "x = 2\n"
+    assert str(tmp_path) not in recording.read_text()  # the run's folder is a placeholder
+
+    again = claude_job(tmp_path / "replay", "Set x to 2 in app.py.")
+    traffic = replay.Traffic(str(again.worktree), replay.load(recording))
+    with replay.serve(traffic) as url:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+        assert claude_code.run(settings, again).ok
+    assert traffic.stale is None and (again.worktree / "app.py").read_text() == "x = 2\n"
+    calls = trajectory.read(again.transcript).calls
+    assert [c.tool for c in calls] == ["Read", "Edit"]
+
+    changed = claude_job(tmp_path / "changed", "Set x to 3 in app.py.")
+    traffic = replay.Traffic(str(changed.worktree), replay.load(recording))
+    with replay.serve(traffic) as url:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
+        assert not claude_code.run(settings, changed).ok
+    assert traffic.stale == "turn 1: the prompt changed since it was recorded"
+    assert (changed.worktree / "app.py").read_text() == "x = 1\n"
