@@ -7,16 +7,25 @@ from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from pipelines import baselines, git, plugins, sandbox, worktrees
+from pipelines import baselines, git, plugins, sandbox, templates, worktrees
 from pipelines.change import Change
 from pipelines.config import GateSpec
 from pipelines.errors import StepError
 from pipelines.files import write_atomic
-from pipelines.gates import GateReport, Report
+from pipelines.gates import GateReport, Report, review
 
 
 def version(gate: GateSpec) -> str | None:
     return plugins.gate(gate.plugin).version(gate)
+
+
+def inputs(change: Change, gate: GateSpec) -> list[Path]:
+    """What the gate reads besides the patches: a reviewer also reads the ticket, the repo's
+    instructions in the plan and its prompt template."""
+    if gate.plugin != "review":
+        return []
+    paths, tid = change.paths, change.ticket_id
+    return [paths.ticket_json(tid), paths.plan(tid), templates.path(review.TEMPLATE)]
 
 
 def used_repos(gate: GateSpec, planned: Iterable[str]) -> list[str]:
@@ -28,12 +37,13 @@ def run(change: Change, name: str) -> None:
     """The step; a report that is not a pass fails it."""
     paths, tid, repo = change.paths, change.ticket_id, change.repo
     gate = next(g for g in change.settings.gates if g.name == name)
-    if not paths.patch(tid, repo).read_bytes():
+    patch = paths.patch(tid, repo).read_bytes()
+    if not patch:
         report = Report("skipped", summary="empty patch: nothing to check")
     else:
         with worktrees.verify_lock(change.workspace, tid, repo):
             tree = worktrees.build_verify(change.workspace, tid, repo, change.base)
-            report = check(change, gate, tree)
+            report = check(change, gate, tree, patch=patch)
     write_atomic(paths.gate_log(tid, repo, name), report.log)
     warning = None if change.workspace.sandboxed(repo) else "sandbox: off; the gate ran unconfined"
     GateReport.of(gate.name, version(gate), report, warning).write(paths.gate_report(tid, repo, name))
@@ -42,8 +52,11 @@ def run(change: Change, name: str) -> None:
         raise change.fail(f"gate {name}", f"{report.status}: {report.summary} (see {log})")
 
 
-def check(change: Change, gate: GateSpec, tree: Path, exclude: tuple[str, ...] = ()) -> Report:
-    """Run one gate on `tree` (verify/, or the agent's work/ between repair rounds)."""
+def check(
+    change: Change, gate: GateSpec, tree: Path, exclude: tuple[str, ...] = (), patch: bytes | None = None
+) -> Report:
+    """Run one gate on `tree` (verify/, or the agent's work/ between repair rounds), which holds
+    `patch` (None: its diff against the base, `exclude` left out)."""
     workspace, repo, base = change.workspace, change.repo, change.base
     used = []
     # a gate that uses another repo sees it as the ticket leaves it; uses: cannot cycle, so these
@@ -66,10 +79,11 @@ def check(change: Change, gate: GateSpec, tree: Path, exclude: tuple[str, ...] =
     job = worktrees.gate_job(workspace, repo, gate, tree, home, base, env, used)
     if job.box.enabled and (why := sandbox.problem()):
         return Report("error", summary=f"no sandbox: {why} (or `sandbox: off`)")
-    changed = tuple(
-        f for f in git.changed(workspace.paths.mirror(repo), tree, base, exclude) if gate.covers(f)
-    )
-    report = backend.check(gate, replace(job, changed=changed))
+    mirror = workspace.paths.mirror(repo)
+    changed = tuple(f for f in git.changed(mirror, tree, base, exclude) if gate.covers(f))
+    if patch is None:
+        patch = git.diff(mirror, tree, base, exclude=exclude)
+    report = backend.check(gate, replace(job, changed=changed, change=change, patch=patch))
     if report.status == "fail" and not gate.strict and backend.BASELINE:
         # the base is judged alone, without the siblings' changes
         report = baselines.judge(report, baselines.findings(workspace, repo, base, gate, env))

@@ -5,6 +5,7 @@ The links between a ticket's merge requests are the ship step's: they need every
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,12 @@ def make(change: Change) -> None:
     reports = [GateReport.read(paths.gate_report(tid, repo, g.name)) for g in change.settings.gates]
     if blocked := [r.gate for r in reports if r.status != "pass"]:
         raise change.fail("mr", f"gates did not pass: {', '.join(blocked)}")
+    digest = hashlib.sha256(patch).hexdigest()
+    for gate, report in zip(change.settings.gates, reports, strict=True):
+        if gate.plugin == "review" and report.patch_sha256 != digest:
+            read = (report.patch_sha256 or "none")[:12]
+            why = f"the review is for another patch (sha256 {read}), not patch.diff ({digest[:12]})"
+            raise change.fail("mr", f"gate {gate.name}: {why}; a verdict for another patch never counts")
     branch = branch_of(change)
     mirror = base_mirror(change.workspace, repo, change.base)
     remote = mirrors.url(paths, change.settings.spec)

@@ -57,6 +57,7 @@ class Box:
     network: bool = False
     env: Mapping[str, str] = field(default_factory=dict)  # set inside, over the caller's
     enabled: bool = True  # `sandbox: off` in repos.yaml
+    read_only: bool = False  # `cwd` too is only read (a reviewer's tree): `writable` is all it may change
 
     def allow(
         self, *, writable: Sequence[Path] = (), readable: Sequence[Path] = (), network: bool | None = None
@@ -109,9 +110,10 @@ def command(argv: Sequence[str], box: Box) -> list[str]:
     for path in (*HIDDEN, Path.home(), *box.hidden):
         if len(_real(path).parts) > 1:  # never `/` itself (a HOME of `/`)
             mounts[_real(path)] = "--tmpfs"
-    for path in (*_toolchains(), *box.readable):
+    cwd = (box.cwd,)
+    for path in (*_toolchains(), *box.readable, *(cwd if box.read_only else ())):
         mounts[_real(path)] = "--ro-bind"
-    for path in (box.cwd, *box.writable):
+    for path in (*(() if box.read_only else cwd), *box.writable):
         mounts[_real(path)] = "--bind"
     args = [str(bwrap()), *_namespaces(box.network), "--ro-bind", "/", "/", "--dev", "/dev"]
     args += ["--proc", "/proc"]

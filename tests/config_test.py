@@ -93,7 +93,7 @@ CASES = {
     "unknown gate": (
         case(repos=REPOS.replace("gates: [ruff]", "gates: [ruff, rufff]")),
         "repos.yaml:3: defaults.gates[1]: unknown gate 'rufff'; "
-        "expected one of: command, prek, pytest, ruff, ruff-format, secrets, tach, ty",
+        "expected one of: command, prek, pytest, review, ruff, ruff-format, secrets, tach, ty",
     ),
     "unknown agent kind": (
         case(repos=REPOS.replace("kind: command", "kind: robot")),

@@ -20,6 +20,7 @@ from pipelines.files import write_json
 from pipelines.sandbox import Box
 
 if TYPE_CHECKING:
+    from pipelines.change import Change
     from pipelines.config import GateSpec
 
 
@@ -40,6 +41,7 @@ class Report:
     log: str = field(default="", repr=False)
     pre_existing: tuple[Finding, ...] = ()  # found on the base commit too: they do not fail the gate
     env: str | None = None  # the key of the repo's env the gate ran in (None: shipyard's own Python)
+    patch_sha256: str | None = None  # a verdict on one patch (a reviewer's): the sha256 of what it read
 
 
 class GateReport(BaseModel):
@@ -56,6 +58,7 @@ class GateReport(BaseModel):
     pre_existing: tuple[Finding, ...] = ()
     env: str | None = None
     warning: str | None = None  # `sandbox: off`: the gate ran unconfined
+    patch_sha256: str | None = None  # a review: the patch its verdict is for (another one's never counts)
 
     @classmethod
     def of(cls, gate: str, version: str | None, report: Report, warning: str | None = None) -> GateReport:
@@ -79,6 +82,10 @@ class GateJob:
     mirror: Path | None = None  # the repo's mirror, which holds `base` (None: a plain folder)
     base: str | None = None
     python: str = sys.executable  # the repo env's interpreter, or shipyard's own (`env: none`)
+    # the ticket's change in this repo, and the tree's diff against `base` (patch.diff on verify/,
+    # the agent's diff between repair rounds): what a reviewer reads (None: a tree outside a ticket)
+    change: Change | None = field(default=None, repr=False)
+    patch: bytes | None = field(default=None, repr=False)
 
     def run(self, argv: Sequence[str], timeout: float) -> tuple[int | None, bytes]:
         """Run the gate's tool in the tree, in the sandbox; (None, output) on a timeout."""
