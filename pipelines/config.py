@@ -250,6 +250,7 @@ def _gates(value: Any, file: str, path: KeyPath, lines: dict, known_repos: dict)
             )
         if gate.plugin == "command" and not gate.run:
             raise InputError(file, dotted((*at, "run")), "required for a command gate", line_of(lines, at))
+        _reviewer(gate, file, at, lines)
         if unknown := [r for r in gate.uses if r not in known_repos]:
             raise InputError(file, dotted((*at, "uses")), f"unknown repo {unknown[0]!r}", line_of(lines, at))
         if any(g.name == gate.name for g in gates):
@@ -260,6 +261,26 @@ def _gates(value: Any, file: str, path: KeyPath, lines: dict, known_repos: dict)
             )
         gates.append(gate)
     return tuple(gates)
+
+
+def _reviewer(gate: GateSpec, file: str, at: KeyPath, lines: dict) -> None:
+    """A review gate's `agent`: a model agent (a command cannot review), valid as its backend's
+    Settings; no other gate takes one."""
+    where = (*at, "agent")
+    if gate.plugin != "review":
+        if gate.agent is not None:
+            raise InputError(
+                file, dotted(where), "only a gate of kind review takes an agent", line_of(lines, where)
+            )
+        return
+    models = ", ".join(k for k in plugins.kinds("agents") if k != "command")
+    if gate.agent is None:
+        why = f"required for a review gate: the reviewer's agent ({models}), e.g. {{kind: claude-code}}"
+        raise InputError(file, dotted(where), why, line_of(lines, at))
+    if gate.agent.get("kind") == "command":
+        why = f"a command cannot review a patch; expected a model agent: {models}"
+        raise InputError(file, dotted((*where, "kind")), why, line_of(lines, (*where, "kind")))
+    _backend("agents", gate.agent, file, where, lines)
 
 
 def load(root: Path) -> Workspace:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pipelines import checks, git, guard, plugins, sandbox, templates, worktrees
-from pipelines.agents import Job
+from pipelines import checks, git, guard, plugins, retries, sandbox, spend, templates, worktrees
+from pipelines.agents import Agent, Job, Result
 from pipelines.change import Change
 from pipelines.errors import StepError
 from pipelines.files import read_json, write_atomic, write_json
 from pipelines.gates import GateReport
 
 REPAIR_TEMPLATE = "repair.md.j2"
+AFTER_THE_RUN = {"retries"}  # agent settings that change what happens after a run, not the run
+Ran = TypeVar("Ran", bound=Result | None)  # a run's result; None from a second turn never taken
 
 
 def inputs(change: Change) -> list[Path]:
@@ -30,10 +35,17 @@ def inputs(change: Change) -> list[Path]:
 def digest(change: Change) -> str:
     """What identifies one agent run: its settings and the content of its inputs."""
     settings = change.settings
-    h = hashlib.sha256(settings.agent.model_dump_json().encode() + repr(settings.spec.protect).encode())
+    agent = json.dumps(agent_settings(change), separators=(",", ":"), ensure_ascii=False)  # as pydantic's
+    h = hashlib.sha256(agent.encode() + repr(settings.spec.protect).encode())
     for path in inputs(change):
         h.update(change.paths.relative(path).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+def agent_settings(change: Change) -> dict[str, Any]:
+    """The agent's settings that shape its run: changing one runs the agent again."""
+    dumped = change.settings.agent.model_dump(mode="json")
+    return {key: value for key, value in dumped.items() if key not in AFTER_THE_RUN}
 
 
 def finished(change: Change, key: str) -> bool:
@@ -53,6 +65,8 @@ def make(change: Change) -> None:
     if finished(change, key):
         print(f"{change.name}: the agent already finished this patch; `doit clean` it to run again")
         return
+    retries.check(change, key)
+    spend.check(paths, tid, settings.budget_usd, f"{change.name}: patch")
     agent = plugins.agent(settings.agent.kind)
     work = paths.work(tid, repo)
     mirror = worktrees.base_mirror(workspace, repo, change.base)
@@ -76,23 +90,19 @@ def make(change: Change) -> None:
         work, paths.prompt(tid, repo), paths.transcript(tid, repo), env, box,
         paths.guard_log(tid, repo), settings.spec.protect,
     )  # fmt: skip
-    result = agent.run(settings.agent, job)
-    rounds = 0
-    while result.ok and rounds < settings.agent.repair_rounds:
-        failing = _failing_gates(change, work, installed)
-        if not failing:
-            break
-        rounds += 1
-        job = _repair_job(change, rounds, failing, job)
-        again = agent.resume(settings.agent, job, result.session)
-        if again is None:
-            break
-        result = again
-    usage: dict[str, Any] = {"agent": settings.agent.kind, "inputs": key, "repair_rounds": rounds}
+    retries.release(paths, tid, repo)  # from here on a kill is no failure of the agent's
+    usage: dict[str, Any] = {"agent": settings.agent.kind, "inputs": key}
     if not workspace.sandboxed(repo):
         usage["warning"] = "sandbox: off; the agent ran unconfined"
+    result, rounds, stopped = _runs(change, key, agent, job, installed)
+    usage["repair_rounds"] = rounds
     usage.update((k, v) for k, v in vars(result).items() if k not in ("ok", "session"))
+    usage["total_cost_usd"] = spend.cost(paths.repo_dir(tid, repo))  # every attempt's, reviews' too
+    if stopped is not None:
+        write_json(paths.agent_json(tid, repo), {**usage, "status": "stopped", "error": str(stopped)})
+        raise stopped
     if not result.ok:
+        retries.hold(change, key, result)
         write_json(paths.agent_json(tid, repo), {**usage, "status": "failed"})
         raise change.fail("patch", str(result.error))
     patch = git.diff(mirror, work, change.base, exclude=installed)
@@ -105,6 +115,43 @@ def make(change: Change) -> None:
         raise change.fail("patch", f"the guard refused it: {refusals[0].reason}{more}; see {log}")
     write_atomic(paths.patch(tid, repo), patch)
     write_json(paths.agent_json(tid, repo), {**usage, "status": "done"})
+
+
+def _runs(
+    change: Change, key: str, agent: Agent, job: Job, installed: tuple[str, ...]
+) -> tuple[Result, int, StepError | None]:
+    """The agent's run, then repair rounds while gates fail: the last result, the number of
+    rounds, and the budget's refusal if it stopped a round from starting."""
+    settings = change.settings.agent
+    result = _attempt(change, "agent", key, job, partial(agent.run, settings, job))
+    rounds = 0
+    while result.ok and rounds < settings.repair_rounds:
+        failing = _failing_gates(change, job.worktree, installed)
+        if not failing:
+            break
+        what = f"{change.name}: patch, repair round {rounds + 1}"
+        try:
+            spend.check(change.paths, change.ticket_id, change.settings.budget_usd, what)
+        except StepError as err:
+            return result, rounds, err
+        rounds += 1
+        job = _repair_job(change, rounds, failing, job)
+        again = _attempt(change, "repair", key, job, partial(agent.resume, settings, job, result.session))
+        if again is None:
+            break
+        result = again
+    return result, rounds, None
+
+
+def _attempt(change: Change, role: str, key: str, job: Job, run: Callable[[], Ran]) -> Ran:
+    """One agent run, recorded as its own attempt (spend.py): started before, ended after."""
+    attempt = spend.begin(change.paths.repo_dir(change.ticket_id, change.repo), role, inputs=key)
+    result = run()
+    if result is None:  # the agent takes no second turn: nothing ran
+        shutil.rmtree(attempt)
+    else:
+        spend.end(attempt, result, job.transcript)
+    return result
 
 
 def _variables(change: Change) -> dict[str, str]:

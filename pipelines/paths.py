@@ -108,6 +108,11 @@ class Paths:
         """Why a step of the repo failed last, for report.md (gone once it succeeds)."""
         return self.repo_dir(ticket, repo) / f"{step}.error"
 
+    def failed_run(self, ticket: str, repo: str) -> Path:
+        """`patch.failed`: the agent run that failed, on which inputs and why; while it is there and
+        the inputs are the same, the agent is not run again (`doit forget` removes it)."""
+        return self.repo_dir(ticket, repo) / "patch.failed"
+
     def mr_json(self, ticket: str, repo: str) -> Path:
         return self.repo_dir(ticket, repo) / "mr.json"
 

@@ -1,6 +1,6 @@
 """doit's console output: a line as each step ends, with its outcome and how long it ran (a
 failure's own line under it), the steps still running kept live on a terminal, then a closing
-table: ticket, repo, patch, gates, merge request."""
+table: ticket, repo, patch, gates, merge request, cost."""
 
 from __future__ import annotations
 
@@ -208,12 +208,17 @@ class ShipReporter(ConsoleReporter):
                 continue
             if ticket in self.failed and ws.paths.plan(ticket).exists():
                 ship.write_report(ws, ticket)
-            for row in ship.summarize(ws, ticket):
-                rows.append(
-                    (ticket, row["repo"], ship.patch_cell(row), ship.gates_cell(row), ship.mr_cell(row))
-                )
+            summary = ship.summarize(ws, ticket)
+            for row in summary:
+                cells = (ship.patch_cell(row), ship.gates_cell(row), ship.mr_cell(row))
+                rows.append((ticket, row["repo"], *cells, ship.cost_cell(row["cost_usd"])))
+            spent = ship.cost(ws, ticket)
+            # the ticket's total, where it says more than its one row: several repos, or a planner
+            if spent > 0 and (len(summary) > 1 or spent - sum(r["cost_usd"] for r in summary) > 1e-6):
+                rows.append((ticket, "total", "", "", "", ship.cost_cell(spent)))
         if rows:
-            self.write(boxed("shipyard", ("ticket", "repo", "patch", "gates", "merge request"), rows))
+            columns = ("ticket", "repo", "patch", "gates", "merge request", "cost")
+            self.write(boxed("shipyard", columns, rows))
 
 
 def boxed(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

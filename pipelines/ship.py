@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipelines import envs, git, merge_requests, plan, templates
+from pipelines import envs, git, merge_requests, plan, spend, templates
 from pipelines.change import Change, resolve
 from pipelines.config import Workspace
 from pipelines.files import write_atomic, write_json
@@ -49,6 +49,8 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
                 "env": _env(workspace, repo, gates),
                 "no_env": settings.env == "none",
                 "mr_error": _text(paths.step_error(ticket_id, repo, "mr")),
+                "cost_usd": round(spend.cost(paths.repo_dir(ticket_id, repo)), 6),  # every attempt's
+                "held": paths.failed_run(ticket_id, repo).exists(),  # a failed agent run waits (retries.py)
             }
         )
     return rows
@@ -63,6 +65,7 @@ def make(workspace: Workspace, ticket_id: str) -> None:
         paths.ship_json(ticket_id),
         {
             "ticket": ticket_id,
+            "cost_usd": cost(workspace, ticket_id),
             "links": links,
             "repos": [
                 {
@@ -71,6 +74,7 @@ def make(workspace: Workspace, ticket_id: str) -> None:
                     "patch": r["patch"],
                     "gates": {g["gate"]: g["status"] for g in r["gates"]},
                     "mr": {k: r["mr"][k] for k in ("state", "branch", "commit", "url") if k in r["mr"]},
+                    "cost_usd": r["cost_usd"],
                 }
                 for r in rows
             ],
@@ -85,16 +89,25 @@ def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]
     rows = summarize(workspace, ticket_id) if rows is None else rows
     for r in rows:
         r.update(patch_cell=patch_cell(r), gates_cell=gates_cell(r), mr_cell=mr_cell(r))
+        r.update(cost_cell=cost_cell(r["cost_usd"]))
+    ticket = workspace.tickets[ticket_id]
     write_atomic(
         workspace.paths.report(ticket_id),
         templates.render(
             TEMPLATE,
-            ticket=workspace.tickets[ticket_id],
+            ticket=ticket,
             repos=rows,
+            cost=cost_cell(cost(workspace, ticket_id)),
+            budget=workspace.budget(ticket),
             opened=sum(r["mr"].get("state") == "open" for r in rows),
             unchanged=sum(r["mr"].get("state") == "no-change" for r in rows),
         ),
     )
+
+
+def cost(workspace: Workspace, ticket_id: str) -> float:
+    """What the ticket's agent runs cost in all, in USD: its repos' and its planner's."""
+    return round(spend.spent(workspace.paths, ticket_id), 6)
 
 
 def _record(mr_file: Path) -> dict[str, Any]:
@@ -122,6 +135,13 @@ def patch_cell(row: dict[str, Any]) -> str:
 
 def gates_cell(row: dict[str, Any]) -> str:
     return ", ".join(f"{g['gate']} {g['status']}" for g in row["gates"]) or "-"
+
+
+def cost_cell(usd: float) -> str:
+    """`$0.42`, or `-` when nothing was spent (a command agent, or runs that reported no cost)."""
+    if usd <= 0:
+        return "-"
+    return f"${usd:.2f}" if usd >= 0.01 else "<$0.01"
 
 
 def mr_cell(row: dict[str, Any]) -> str:

@@ -24,9 +24,9 @@ ATTEMPTS = "attempts"
 USAGE = "usage.json"
 
 
-def begin(folder: Path, role: str) -> Path:
+def begin(folder: Path, role: str, inputs: str | None = None) -> Path:
     """A new `folder/attempts/N/`, recorded as started; `role` says which run it is (agent,
-    repair, review, planner)."""
+    repair, review, planner), `inputs` what it ran on (a digest: how retries are counted)."""
     root = folder / ATTEMPTS
     root.mkdir(parents=True, exist_ok=True)
     number = 1 + max((int(p.name) for p in root.iterdir() if p.name.isdigit()), default=0)
@@ -37,7 +37,8 @@ def begin(folder: Path, role: str) -> Path:
             break
         except FileExistsError:
             number += 1
-    write_json(attempt / USAGE, {"role": role, "status": "started"})
+    noted = {"inputs": inputs} if inputs is not None else {}
+    write_json(attempt / USAGE, {"role": role, **noted, "status": "started"})
     return attempt
 
 

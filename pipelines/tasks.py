@@ -28,6 +28,7 @@ from pipelines import (
     plan,
     planner,
     prompts,
+    retries,
     ship,
     status,
     templates,
@@ -179,7 +180,7 @@ class Graph:
                 self._rel(paths.guard_log(tid, repo)),
             ],
             "uptodate": [
-                config_changed({"agent": settings.agent.model_dump(), "protect": settings.spec.protect})
+                config_changed({"agent": patches.agent_settings(change), "protect": settings.spec.protect})
             ],
             "clean": True,
         }
@@ -193,7 +194,14 @@ class Graph:
                 "name": f"{name}/{gate.name}",
                 "doc": KINDS["gate"],
                 "actions": [self._step(lambda gate=gate: checks.run(change, gate.name))],
-                "file_dep": [patch, *(self._rel(paths.patch(tid, r)) for r in used)],
+                "file_dep": [
+                    patch,
+                    *(self._rel(paths.patch(tid, r)) for r in used),
+                    *(
+                        self._rel(p) if p.is_relative_to(self.paths.root) else str(p)
+                        for p in checks.inputs(change, gate)
+                    ),
+                ],
                 "targets": [report, self._rel(paths.gate_log(tid, repo, gate.name))],
                 "uptodate": [
                     config_changed(
@@ -393,6 +401,8 @@ def dodo(root: Path | None = None, argv: Sequence[str] | None = None) -> dict[st
             "doit clean without a task would throw away every ticket's agent runs: name what to clean "
             "(doit clean patch:T-42/billing), or say so with doit clean --all"
         )
+    for ticket, repo in released(workspace, argv):
+        retries.release(workspace.paths, ticket, repo)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _interrupted)
     return creators(workspace, argv)
@@ -429,6 +439,19 @@ def asked_for_nothing(workspace: Workspace, argv: Sequence[str]) -> str | None:
         if gate and gate not in gates_of:
             return f"{name}: {repo} has no gate {gate!r}; its gates: {', '.join(gates_of)}"
     return None
+
+
+def released(workspace: Workspace, argv: Sequence[str]) -> list[tuple[str, str]]:
+    """The (ticket, repo) pairs whose failed agent run `doit forget` or `doit clean` lets run
+    again: those of the patch tasks it names, or every one for `patch` (all patch tasks) or --all.
+    doit cannot tell a forgotten task from a failed one; retries.py keeps the difference on disk."""
+    if len(argv) < 2 or argv[1] not in ("forget", "clean"):
+        return []
+    names = argv[2:]
+    if "patch" in names or {"-a", "--all"} & set(names):
+        return list(retries.every_held(workspace.paths))
+    asked = [name.removeprefix("patch:").partition("/") for name in names if name.startswith("patch:")]
+    return [(ticket, repo) for ticket, _, repo in asked if ticket and repo]
 
 
 def cleans_everything(argv: Sequence[str]) -> bool:

@@ -31,6 +31,8 @@ def tool(name: str, **tool_input: Any) -> Block:
 
 
 class FakeAnthropic(ScriptedServer):
+    input_tokens = 100  # what each answer says it read: the CLI prices the run from it
+
     def answer(self, request: dict, handler: BaseHTTPRequestHandler) -> None:
         turn = self.next_turn(request, [text("Done.")]) if request.get("tools") else [text("ok")]
         if callable(turn):
@@ -42,11 +44,11 @@ class FakeAnthropic(ScriptedServer):
             handler.end_headers()
             handler.wfile.write(json.dumps(body).encode())
             return
-        self.stream(handler, _events(request.get("model", "claude"), turn))
+        self.stream(handler, _events(request.get("model", "claude"), turn, self.input_tokens))
 
 
-def _events(model: str, blocks: list[Block]) -> list[dict]:
-    usage = {"input_tokens": 100, "output_tokens": 1}
+def _events(model: str, blocks: list[Block], input_tokens: int) -> list[dict]:
+    usage = {"input_tokens": input_tokens, "output_tokens": 1}
     message = {"id": f"msg_{next(_ids):04d}", "type": "message", "role": "assistant", "model": model,
                "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage}  # fmt: skip
     events: list[dict] = [{"type": "message_start", "message": message}]

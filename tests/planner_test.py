@@ -171,4 +171,6 @@ def test_a_spent_budget_stops_the_planner_before_it_runs(workspace: Workspace) -
     with FakeAnthropic([]) as server:
         run = ship(workspace, server)
     assert run.returncode != 0 and server.requests == []
-    assert "T-1: plan: spent 0.00 of 0.00 USD (budget_usd); not starting another agent run" in run.out + run.err
+    assert (
+        "T-1: plan: spent 0.00 of 0.00 USD (budget_usd); not starting another agent run" in run.out + run.err
+    )

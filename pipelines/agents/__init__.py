@@ -5,6 +5,7 @@ its `Settings` model, `run(settings, job)` and `resume(settings, job, session)` 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -19,6 +20,9 @@ class AgentSettings(Backend, Protocol):
 
     @property
     def inputs(self) -> tuple[str, ...]: ...  # workspace files it reads (a codemod's script)
+
+    @property
+    def retries(self) -> int: ...  # runs started again after a transient failure, at most
 
 
 class Agent(Protocol):
@@ -42,6 +46,9 @@ class Job:
     guard_log: Path | None = None  # where the guard hook records refusals
     protected: tuple[str, ...] = ()  # paths the repo protects
     read_only: bool = False  # a planner or reviewer: it reads and answers, it changes nothing
+    # where the model is, over what shipyard reads from its own environment: an eval's replay
+    # server or recording proxy (ANTHROPIC_BASE_URL and a key; Codex's key variable)
+    model_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def hook_writes(self) -> list[Path]:
@@ -61,3 +68,4 @@ class Result:
     cost_usd: float | None = None
     session: str | None = None  # to resume for a repair round, where the agent can
     answer: str | None = None  # its last message: what a planner or reviewer answers
+    transient: bool = False  # it failed on the way (an API error, a timeout): a retry may succeed

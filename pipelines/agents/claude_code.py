@@ -28,6 +28,7 @@ CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_T
 SETTINGS = ("ANTHROPIC_BASE_URL", "CLAUDE_CODE_MAX_RETRIES", "API_TIMEOUT_MS")
 READS = ("Read", "Glob", "Grep")  # all a planner or a reviewer may do
 WRITES = ("Bash", "Edit", "MultiEdit", "Write", "NotebookEdit", "WebFetch", "WebSearch")
+RETRYABLE = (408, 409, 429)  # statuses under 500 that are worth another try (429: too many requests)
 
 
 class Settings(BaseModel):
@@ -37,6 +38,7 @@ class Settings(BaseModel):
     max_turns: int = Field(default=40, gt=0)
     timeout: int = Field(default=1800, gt=0)
     repair_rounds: int = Field(default=2, ge=0)
+    retries: int = Field(default=0, ge=0)  # runs again after an API error or a timeout, at most
     inputs: ClassVar[tuple[str, ...]] = ()
     tools: tuple[str, ...] = ("Bash", "Read", "Edit", "Write", "Glob", "Grep")
 
@@ -66,14 +68,15 @@ def run(settings: Settings, job: Job) -> Result:
     exe = binary()
     if exe is None:
         return Result(False, None, 0.0, "the claude CLI is not installed; pip install claude-agent-sdk")
-    if not any(os.environ.get(name) for name in CREDENTIALS):  # its HOME is shipyard's: no login there
+    given = {**os.environ, **job.model_env}
+    if not any(given.get(name) for name in CREDENTIALS):  # its HOME is shipyard's: no login there
         return Result(False, None, 0.0, f"no model credentials: export {' or '.join(CREDENTIALS)}")
     env = {
         **job.env,
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
     }
-    env.update((name, os.environ[name]) for name in (*CREDENTIALS, *SETTINGS) if name in os.environ)
+    env.update((name, given[name]) for name in (*CREDENTIALS, *SETTINGS) if name in given)
     secrets = [os.environ[name] for name in CREDENTIALS if os.environ.get(name)]
     tools, mode = (READS, "default") if job.read_only else (settings.tools, "acceptEdits")
     # beside the transcript: outside the worktree, and read-only in the sandbox
@@ -107,7 +110,8 @@ def _result(settings: Settings, code: int | None, events: list[dict], tail: str,
     final = next((e for e in reversed(events) if e.get("type") == "result"), None)
     session = next((e.get("session_id") for e in events if e.get("session_id")), None)
     if code is None:
-        return Result(False, None, took, f"claude timed out after {settings.timeout}s", session=session)
+        why = f"claude timed out after {settings.timeout}s"
+        return Result(False, None, took, why, session=session, transient=True)
     if final is None:
         return Result(False, code, took, f"claude exited {code} without a result: {tail or 'no output'}")
     usage = final.get("usage") or {}
@@ -128,7 +132,16 @@ def _result(settings: Settings, code: int | None, events: list[dict], tail: str,
         error = f"the agent ran out of turns (max_turns {settings.max_turns})"
     else:
         error = f"claude failed: {str(final.get('result') or final.get('subtype') or tail)[:300]}"
-    return replace(result, error=error)
+    return replace(result, error=error, transient=_transient(final))
+
+
+def _transient(final: dict[str, Any]) -> bool:
+    """Whether the run stopped on an API error a later run may not meet: the server's (5xx), too
+    many requests (429), no answer at all (the connection); not a request refused (a bad key)."""
+    if final.get("terminal_reason") != "api_error":
+        return False
+    status = final.get("api_error_status")
+    return not isinstance(status, int) or status >= 500 or status in RETRYABLE
 
 
 if TYPE_CHECKING:  # ty checks this module against the family's interface

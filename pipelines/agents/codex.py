@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +24,11 @@ USES_ENV: bool = True  # it runs the repo's tests in the repo's own env
 SKILLS_DIR: str | None = ".agents/skills"
 # where `npm ci` in shipyard's checkout puts the CLI (package.json pins it)
 NODE_BIN = Path(__file__).resolve().parents[2] / "node_modules" / ".bin"
+# How Codex words a failure on the way (the server's, too many requests, the connection): its
+# JSON events carry no status of their own (0.169 says "high demand" for a 500).
+TRANSIENT = re.compile(
+    r"last status: (429|5\d\d)|high demand|stream disconnected|error sending request|connection", re.I
+)
 
 
 class Settings(BaseModel):
@@ -33,6 +39,7 @@ class Settings(BaseModel):
     api_key_env: str = "OPENAI_API_KEY"  # the variable holding the key, read at the moment of use
     timeout: int = Field(default=1800, gt=0)
     repair_rounds: int = Field(default=2, ge=0)
+    retries: int = Field(default=0, ge=0)  # runs again after an API error or a timeout, at most
     inputs: ClassVar[tuple[str, ...]] = ()
 
 
@@ -80,7 +87,7 @@ def run(settings: Settings, job: Job) -> Result:
     exe = binary()
     if exe is None:
         return Result(False, None, 0.0, "the codex CLI is not installed; run `npm ci` in shipyard's checkout")
-    key = os.environ.get(settings.api_key_env)
+    key = job.model_env.get(settings.api_key_env) or os.environ.get(settings.api_key_env)
     if not key:
         return Result(False, None, 0.0, f"{settings.api_key_env} is not set; Codex needs the model's key")
     # in the sandbox's HOME (not under TMPDIR, where Codex refuses to work); its config read-only
@@ -104,11 +111,12 @@ def run(settings: Settings, job: Job) -> Result:
 
 def _result(settings: Settings, code: int | None, events: list[dict], tail: str, took: float) -> Result:
     if code is None:
-        return Result(False, None, took, f"codex timed out after {settings.timeout}s")
+        return Result(False, None, took, f"codex timed out after {settings.timeout}s", transient=True)
     failed = next((e for e in events if e.get("type") == "turn.failed"), None)
     if failed is not None:
+        message = str((failed.get("error") or {}).get("message", ""))
         return Result(
-            False, code, took, f"codex failed: {(failed.get('error') or {}).get('message', '')[:300]}"
+            False, code, took, f"codex failed: {message[:300]}", transient=bool(TRANSIENT.search(message))
         )
     done = [e for e in events if e.get("type") == "turn.completed"]
     if code != 0 or not done:

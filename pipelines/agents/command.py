@@ -23,6 +23,7 @@ class Settings(BaseModel):
     timeout: int = Field(default=1800, gt=0)
     inputs: tuple[str, ...] = ()  # files the command reads (a codemod's script): changing one reruns it
     repair_rounds: ClassVar[int] = 0
+    retries: ClassVar[int] = 0  # a failed command waits for `doit forget`: nothing tells a passing failure
 
 
 def run(settings: Settings, job: Job) -> Result:

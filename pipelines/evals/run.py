@@ -1,0 +1,137 @@
+"""One eval trial: the scenario's fixture repo in a fresh worktree, the prompt shipyard writes, the
+skills installed, the real CLI under the guard and in the sandbox, answered by a recording (replay)
+or by the model through a recording proxy (live); then its trajectory and outcome, graded."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from pipelines import git, plugins, prompts, templates, worktrees
+from pipelines.agents import Job
+from pipelines.config import GateSpec, Workspace
+from pipelines.evals import grade, replay, trajectory
+from pipelines.evals.scenarios import Scenario
+from pipelines.files import write_atomic
+from pipelines.gates import GateJob
+from pipelines.guard import PROTECTED
+from pipelines.tickets import Ticket
+from pipelines.yamlfile import validate
+
+ANTHROPIC = "https://api.anthropic.com"
+REPLAY_KEY = "replay-needs-no-key"  # the replay server checks none; the CLIs want one to start
+
+
+@dataclass(frozen=True)
+class Trial:
+    label: str  # the fixture it replayed (pass, fail, noop), or live-N
+    passed: bool
+    stale: str | None
+    verdicts: tuple[grade.Verdict, ...]
+    turns: int
+    cost_usd: float
+    error: str | None = None
+
+
+def trial(
+    workspace: Workspace,
+    scenario: Scenario,
+    source: Path,
+    folder: Path,
+    label: str,
+    recording: list[dict[str, Any]] | None = None,
+    upstream: str | None = None,
+    skills: tuple[str, ...] | None = None,
+) -> tuple[Trial, replay.Traffic]:
+    """Run the scenario once in `folder`, answered by `recording`, or live through `upstream`."""
+    git.remove_tree(folder)
+    folder.mkdir(parents=True)
+    fixture = source.parent / scenario.fixture
+    remote, mirror, work = folder / "remote.git", folder / "mirror.git", folder / "work"
+    git.seed_remote(remote, fixture)
+    git.ensure_mirror(mirror, str(remote))
+    base = git.rev(mirror, "refs/remotes/origin/main") or ""
+    git.checkout(mirror, work, base)
+    settings = _agent_settings(scenario)
+    agent = plugins.agent(settings.kind)
+    names = scenario.skills if skills is None else skills
+    installed = _install(workspace, work, agent.SKILLS_DIR, names)
+    prompt = folder / "prompt.md"
+    write_atomic(prompt, _prompt(workspace, scenario, base, names, agent.SKILLS_DIR))
+    home, log = folder / "home", folder / "guard.jsonl"
+    write_atomic(log, "")
+    env = worktrees.fresh_home(home, {"SHIPYARD_REPO": scenario.fixture})
+    box = worktrees.sandbox_of(mirror, work, home, readable=(prompt,), hidden=(workspace.paths.state,),
+                               enabled=workspace.defaults.sandbox)  # fmt: skip
+    transcript = folder / "transcript.jsonl"
+    job = Job(work, prompt, transcript, env, box, log, PROTECTED)
+    traffic = replay.Traffic(str(work), recording, upstream or "")
+    with replay.serve(traffic) as url:
+        model_env = _model_env(settings, url, live=upstream is not None)
+        result = agent.run(_pointed(settings, url), replace(job, model_env=model_env))
+    patch = git.diff(mirror, work, base, exclude=installed).decode(errors="replace")
+    gates = {name: _gate(mirror, work, base, folder, name, workspace) for name in scenario.gates}
+    run = trajectory.read(transcript, log)
+    verdicts = tuple(grade.grade(scenario, run, grade.Outcome(patch, gates)))
+    passed = grade.passed(verdicts) and traffic.stale is None
+    return Trial(label, passed, traffic.stale, verdicts, run.turns, run.cost_usd, result.error), traffic
+
+
+def live_upstream(kind: str) -> str:
+    """Where live traffic goes: the API the user's environment names, else the vendor's."""
+    if kind == "codex":
+        return os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1").removesuffix("/v1")
+    return os.environ.get("ANTHROPIC_BASE_URL", ANTHROPIC)
+
+
+def _agent_settings(scenario: Scenario) -> Any:
+    backend = plugins.load("agents", scenario.agent.get("kind", ""))
+    return validate(backend.Settings, scenario.agent, scenario.file, {}, ("agent",))
+
+
+def _pointed(settings: Any, url: str) -> Any:
+    """Codex takes its API's address from its settings; Claude Code from its environment."""
+    return settings.model_copy(update={"base_url": f"{url}/v1"}) if settings.kind == "codex" else settings
+
+
+def _model_env(settings: Any, url: str, live: bool) -> dict[str, str]:
+    """The proxy or replay server as the model; a stand-in key when no model is asked (replay)."""
+    if settings.kind == "codex":
+        return {} if live else {settings.api_key_env: REPLAY_KEY}
+    return (
+        {"ANTHROPIC_BASE_URL": url} if live else {"ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": REPLAY_KEY}
+    )
+
+
+def _install(workspace: Workspace, work: Path, folder: str | None, names: tuple[str, ...]) -> tuple[str, ...]:
+    if folder is None:
+        return ()
+    for name in names:
+        shutil.copytree(workspace.skills[name].path.parent, work / folder / name)
+    return tuple(f"{folder}/{name}" for name in names)
+
+
+def _prompt(
+    workspace: Workspace, scenario: Scenario, base: str, names: tuple[str, ...], folder: str | None
+) -> str:
+    ticket = Ticket(id=scenario.name, title=scenario.ticket.title, body=scenario.ticket.body)
+    repo = {"name": scenario.fixture, "description": "", "base": base, "instructions": "", "after": ()}
+    return templates.render(
+        prompts.TEMPLATE, ticket=ticket, repo=repo, siblings=[], skills=[workspace.skills[n] for n in names],
+        gates=list(scenario.gates), skills_dir=folder, env=False,
+    )  # fmt: skip
+
+
+def _gate(mirror: Path, work: Path, base: str, folder: Path, name: str, workspace: Workspace) -> str:
+    """The status of the real gate `name` on the worktree as the agent left it."""
+    gate = GateSpec(name=name)
+    home = folder / "gates" / name
+    box = worktrees.sandbox_of(
+        mirror, work, home, hidden=(workspace.paths.state,), enabled=workspace.defaults.sandbox
+    )
+    changed = tuple(git.changed(mirror, work, base))
+    job = GateJob(work, changed, worktrees.fresh_home(home), box, mirror, base)
+    return plugins.gate(gate.plugin).check(gate, job).status
