@@ -86,11 +86,13 @@ def test_a_review_that_is_no_verdict_is_an_error_then_an_approval_opens_the_mr(w
     ) and "a verdict for another patch never counts" in str(refused.value)
     assert "\n" not in str(refused.value)
 
-    # over the ticket's budget, the reviewer does not start
+    # over the ticket's budget, a reviewer with a question not asked before does not start
     workspace.state("T-1", "lib", "patch.diff").write_bytes(patch)
     poor = replace(repo, settings=replace(repo.settings, budget_usd=0.0))
+    gate = repo.settings.gates[0]
+    other = gate.model_copy(update={"agent": {**(gate.agent or {}), "model": "claude-other"}})
     with FakeAnthropic([]) as server:
-        refused_run = checks.check(poor, repo.settings.gates[0], workspace.state("T-1", "lib", "verify"))
+        refused_run = checks.check(poor, other, workspace.state("T-1", "lib", "verify"))
     assert refused_run.status == "error" and server.requests == []
     assert refused_run.summary.startswith("the reviewer: spent 0.00 of 0.00 USD (budget_usd)")
 
@@ -209,3 +211,16 @@ def test_a_reviewers_answer_is_checked_against_its_shape() -> None:
         with pytest.raises(ValueError, match="not the JSON verdict asked for") as refused:
             review.parse(bad)
         assert why in str(refused.value)
+
+
+def test_a_verdict_on_an_unchanged_patch_is_not_asked_for_again(workspace: Workspace) -> None:
+    setup(workspace)
+    with FakeAnthropic([[text(CHANGES)]]) as server:
+        assert ship(workspace, server).returncode != 0
+    assert report(workspace).status == "fail"
+    with FakeAnthropic([]) as server:
+        run = ship(workspace, server)
+        assert server.requests == []  # the same question: its answer stands, and costs nothing again
+    assert run.returncode != 0 and "gate:T-1/lib/review" in run.executed
+    assert report(workspace).status == "fail" and report(workspace).findings[0].message == COMMENT
+    assert len(reviews(workspace)) == 1

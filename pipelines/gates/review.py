@@ -20,7 +20,7 @@ from pipelines import plugins, spend, templates
 from pipelines.agents import Job, Result
 from pipelines.config import GateSpec
 from pipelines.errors import StepError
-from pipelines.files import write_atomic
+from pipelines.files import read_json, write_atomic
 from pipelines.gates import Finding, GateJob, Report, count
 from pipelines.sandbox import Box
 
@@ -31,6 +31,7 @@ RUNS_CODE: bool = False  # it reads the tree; nothing of the repo's runs
 BASELINE: bool = False  # a verdict on this patch: there is nothing on the base to set it against
 
 TEMPLATE = "review.md.j2"
+VERDICT = "verdict.json"  # in the attempt folder, once the answer was a verdict
 FENCED = re.compile(r"\A```[a-z]*\n(.*)\n```\Z", re.DOTALL)  # a model may fence its JSON anyway
 
 
@@ -76,13 +77,20 @@ def check(gate: GateSpec, job: GateJob) -> Report:
     settings = agent_settings(gate)
     command = ("review", settings.kind)
     digest = hashlib.sha256(patch).hexdigest()
+    folder = change.paths.repo_dir(change.ticket_id, change.repo)
+    text = _prompt(change, job.tree, patch)
+    # what identifies the question: the reviewer and its prompt, wherever the tree is checked out
+    question = text.replace(str(job.tree), "TREE")
+    asked = hashlib.sha256(f"{settings.model_dump_json()}\0{question}".encode()).hexdigest()
+    if (earlier := _answered(folder, asked)) is not None:  # the same question: its answer stands
+        return _report(parse(earlier.read_text()), command, _reused(change, earlier, digest), digest)
     try:
         spend.check(change.paths, change.ticket_id, change.settings.budget_usd, "the reviewer")
     except StepError as err:
         return Report("error", command=command, summary=str(err))
-    attempt = spend.begin(change.paths.repo_dir(change.ticket_id, change.repo), "review")
+    attempt = spend.begin(folder, "review", inputs=asked)
     prompt, guard_log = attempt / "prompt.md", attempt / "guard.jsonl"
-    write_atomic(prompt, _prompt(change, job.tree, patch))
+    write_atomic(prompt, text)
     write_atomic(guard_log, "")
     reviewer = Job(
         job.tree, prompt, attempt / "transcript.jsonl", job.env, box(job), guard_log,
@@ -97,11 +105,33 @@ def check(gate: GateSpec, job: GateJob) -> Report:
         verdict = parse(result.answer or "")
     except ValueError as err:
         return Report("error", (), command, str(err), log, patch_sha256=digest)
+    write_atomic(attempt / VERDICT, verdict.model_dump_json())
+    return _report(verdict, command, log, digest)
+
+
+def _report(verdict: Verdict, command: tuple[str, ...], log: str, digest: str) -> Report:
     if verdict.verdict == "approve":
         return Report("pass", (), command, "approved", log, patch_sha256=digest)
     findings = tuple(Finding(c.file, c.line, c.severity, c.message) for c in verdict.comments)
     summary = f"changes requested: {count(len(findings), 'comment')}"
     return Report("fail", findings, command, summary, log, patch_sha256=digest)
+
+
+def _answered(folder: Path, asked: str) -> Path | None:
+    """The verdict of an earlier review of this very patch, settings and prompt, if one was
+    given: a rerun does not pay for the same question twice."""
+    root = folder / spend.ATTEMPTS
+    numbered = [p for p in root.iterdir() if p.name.isdigit()] if root.is_dir() else []
+    for attempt in sorted(numbered, key=lambda p: int(p.name), reverse=True):
+        usage = attempt / spend.USAGE
+        if (attempt / VERDICT).exists() and usage.exists() and read_json(usage).get("inputs") == asked:
+            return attempt / VERDICT
+    return None
+
+
+def _reused(change: Change, verdict: Path, digest: str) -> str:
+    earlier = change.paths.relative(verdict.parent)
+    return f"reviewer: the verdict of {earlier}, on this same patch\npatch: sha256 {digest}\n"
 
 
 def parse(answer: str) -> Verdict:
