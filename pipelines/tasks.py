@@ -22,6 +22,7 @@ from doit.tools import config_changed
 from pipelines import (
     checks,
     config,
+    guard,
     intake,
     merge_requests,
     patches,
@@ -38,6 +39,7 @@ from pipelines import (
 from pipelines.change import Change, resolve
 from pipelines.config import Workspace
 from pipelines.errors import InputError, StepError
+from pipelines.evals import results, scenarios
 from pipelines.files import write_atomic
 from pipelines.reporter import STEPS, ShipReporter
 
@@ -287,6 +289,52 @@ class Graph:
                 "verbosity": 2,
             }
 
+    def evals(self) -> Iterator[Task]:
+        """One task per eval scenario, and the report of them all: doit eval, doit eval:SUITE/NAME."""
+        mode = results.Mode(
+            live=bool(get_var("live")), record=bool(get_var("record")),
+            trials=int(get_var("trials")) if get_var("trials") else None,
+            compare_skills=get_var("compare") == "skills",
+        )  # fmt: skip
+        found = scenarios.discover(self.paths.root)
+        guard_files = sorted(str(p) for p in Path(guard.__file__).parent.glob("*.py"))
+        targets = []
+        for key, (path, suite) in found.items():
+            target = results.folder(self.workspace, key) / "result.json"
+            targets.append(self._rel(target))
+            try:
+                scenario = scenarios.load(path, suite, self.paths.root)
+            except InputError as err:
+                yield {"basename": "eval", "name": key, "actions": [lambda err=err: TaskFailed(str(err))]}
+                continue
+            fixture = path.parent / scenario.fixture
+            inputs = [
+                path,
+                *scenarios.fixtures(path).values(),
+                *sorted(p for p in fixture.rglob("*") if p.is_file()),
+            ]
+            inputs += [f for name in scenario.skills for f in self.workspace.skills[name].files()]
+            yield {
+                "basename": "eval",
+                "name": key,
+                "doc": scenario.checks,
+                "actions": [self._step(lambda key=key: results.make(self.workspace, key, mode))],
+                "file_dep": [self._rel(p) for p in inputs]
+                + [str(templates.path(prompts.TEMPLATE)), *guard_files],
+                "targets": [self._rel(target)],
+                "uptodate": [config_changed(repr(mode))],
+                "clean": True,
+            }
+        yield {
+            "basename": "eval",
+            "name": "report",
+            "doc": "Write state/evals/report.md and print it: per scenario and per suite.",
+            "actions": [self._step(lambda: results.report(self.workspace, list(found)))],
+            "file_dep": targets,
+            "uptodate": [False],
+            "verbosity": 2,
+        }
+
     def intake(self) -> Task:
         def action() -> TaskFailed | None:
             url = get_var("url")
@@ -355,9 +403,15 @@ def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
     def task_intake() -> Task:
         return graph.intake()
 
+    def task_eval() -> Iterator[Task]:
+        yield from graph.evals()
+
     task_ticket.__doc__, task_plan.__doc__, task_ship.__doc__ = KINDS["ticket"], KINDS["plan"], KINDS["ship"]
     task_status.__doc__ = "Read each merge request's state and checks back from its forge: doit status"
     task_env.__doc__ = "Build a repo's own environment at the tip of its default branch: doit env:REPO"
+    task_eval.__doc__ = (
+        "Evaluate the agent's behaviour: doit eval (replay), live=1 trials=K record=1 compare=skills"
+    )
     task_intake.__doc__ = (
         "Write tickets/<ID>.md from an issue: doit intake url=https://github.com/o/r/issues/42"
     )
@@ -382,6 +436,7 @@ def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
         "task_status": task_status,
         "task_env": task_env,
         "task_intake": task_intake,
+        "task_eval": task_eval,
     }
 
 
