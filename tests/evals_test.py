@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import Workspace
 from fake_anthropic import FakeAnthropic, text, tool
 
 from pipelines import tools
@@ -215,3 +216,50 @@ def test_a_recording_through_the_proxy_replays_to_the_same_run_and_goes_stale_wh
         assert not claude_code.run(settings, changed).ok
     assert traffic.stale == "turn 1: the prompt changed since it was recorded"
     assert (changed.worktree / "app.py").read_text() == "x = 1\n"
+
+
+CALC = {"calc.py": "def add(a, b):\n    return a - b\n"}
+SED = "sed -i s/a\\\\ -\\\\ b/a\\\\ +\\\\ b/ calc.py"
+
+
+def eval_workspace(ws: Workspace) -> None:
+    """Two scenarios a command agent plays (no model): one of the skill `manners`, one of shipyard's."""
+    ws.write("repos.yaml", "defaults:\n  env: none\nrepos: {}\n")
+    ws.write("skills/manners/SKILL.md", "---\nname: manners\ndescription: Be polite.\n---\nSay please.\n")
+    for folder, skills in (("skills/manners/evals", "[manners]"), ("evals", "[]")):
+        for name, text_ in CALC.items():
+            ws.write(f"{folder}/calc/{name}", text_)
+        ws.write(f"{folder}/fixes-add.yaml", f"""\
+checks: the agent fixes add
+fixture: calc
+ticket: {{title: Fix add, body: Make add add.}}
+agent: {{kind: command, run: "{SED}"}}
+skills: {skills}
+expect:
+  - contains: a + b
+  - lacks: a - b
+""")  # fmt: skip
+        ws.write(f"{folder}/fixes-add.pass.jsonl", "")
+        ws.write(f"{folder}/fixes-add.fail.jsonl", "")
+
+
+def test_doit_eval_reports_a_scenario_whose_fail_fixture_passes_as_vacuous(workspace: Workspace) -> None:
+    eval_workspace(workspace)
+    run = workspace.doit("eval")
+    assert run.returncode != 0  # a suite below its min_pass_rate
+    report = workspace.state("evals", "report.md").read_text()
+    assert "| shipyard/fixes-add | vacuous |" in report and "| manners/fixes-add | vacuous |" in report
+    assert "the fail fixture passes too: the scenario cannot fail" in report
+    assert "suite manners: pass rate 0.00 below its min_pass_rate 1.00" in run.out + run.err
+
+
+def test_editing_one_skill_reevaluates_only_its_scenarios(workspace: Workspace) -> None:
+    eval_workspace(workspace)
+    workspace.write("skills/manners/evals/suite.yaml", "min_pass_rate: 0\n")
+    workspace.write("evals/suite.yaml", "min_pass_rate: 0\n")
+    assert workspace.doit("eval").returncode == 0
+    assert workspace.doit("eval").executed == ["eval:report"]
+    workspace.write(
+        "skills/manners/SKILL.md", "---\nname: manners\ndescription: Be polite.\n---\nSay thanks.\n"
+    )
+    assert workspace.doit("eval").executed == ["eval:manners/fixes-add", "eval:report"]
