@@ -6,9 +6,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pipelines import globs
+from pipelines import globs, planner
 from pipelines.evals.scenarios import Expectation, Scenario, ToolCall
 from pipelines.evals.trajectory import Call, Trajectory
+from pipelines.gates import review
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Outcome:
 
     patch: str = ""
     gates: Mapping[str, str] | None = None  # gate name: status
+    candidates: tuple[str, ...] = ()  # the repos a planner could choose from
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,23 @@ def judge(expectation: Expectation, trajectory: Trajectory, outcome: Outcome) ->
             f"{g} {gates.get(g, 'did not run')}" for g in expectation.gates_pass if gates.get(g) != "pass"
         ]
         return Verdict(kind, not failing, ", ".join(failing) or "every gate passed")
+    if expectation.plans is not None:
+        try:
+            chosen = sorted(
+                p.name
+                for p in planner.check(
+                    trajectory.final, dict.fromkeys(expectation.plans + outcome.candidates, ""), ()
+                )
+            )
+        except ValueError as err:
+            return Verdict(kind, False, f"no valid plan: {err}")
+        return Verdict(kind, chosen == sorted(expectation.plans), f"chose {', '.join(chosen) or 'nothing'}")
+    if expectation.verdict is not None:
+        try:
+            said = review.parse(trajectory.final).verdict
+        except ValueError as err:
+            return Verdict(kind, False, str(err))
+        return Verdict(kind, said == expectation.verdict, f"answered {said}")
     wanted = expectation.final_message_contains or ""
     return Verdict(kind, wanted in trajectory.final, f"final message: {trajectory.final[:120]!r}")
 

@@ -11,6 +11,7 @@ replay is **stale**: it answers an error, and the run is never graded as a pass.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 WORK = "{{WORK}}"
+REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
 FORWARDED = ("content-type", "x-api-key", "authorization", "anthropic-version", "anthropic-beta")
 
 
@@ -28,8 +30,8 @@ def fingerprint(request: dict[str, Any], first: bool, work: str) -> dict[str, An
     """What must be the same for a recorded answer to fit: the tools, and the first prompt."""
     tools = sorted(t.get("name") or t.get("type", "") for t in request.get("tools") or [])
     found: dict[str, Any] = {"tools": tools}
-    if first:
-        found["prompt"] = _first_prompt(request).replace(work, WORK)
+    if first:  # what shipyard wrote, without the context the CLI adds (its git status, say)
+        found["prompt"] = REMINDER.sub("", _first_prompt(request)).replace(work, WORK).strip()
     return found
 
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pipelines import git, plugins, prompts, templates, worktrees
+from pipelines import git, planner, plugins, prompts, sandbox, templates, worktrees
 from pipelines.agents import Job
 from pipelines.config import GateSpec, Workspace
 from pipelines.evals import grade, replay, trajectory
 from pipelines.evals.scenarios import Scenario
 from pipelines.files import write_atomic
-from pipelines.gates import GateJob
+from pipelines.gates import GateJob, review
 from pipelines.guard import PROTECTED
 from pipelines.tickets import Ticket
 from pipelines.yamlfile import validate
@@ -50,34 +50,62 @@ def trial(
     git.remove_tree(folder)
     folder.mkdir(parents=True)
     fixture = source.parent / scenario.fixture
-    remote, mirror, work = folder / "remote.git", folder / "mirror.git", folder / "work"
-    git.seed_remote(remote, fixture)
-    git.ensure_mirror(mirror, str(remote))
-    base = git.rev(mirror, "refs/remotes/origin/main") or ""
-    git.checkout(mirror, work, base)
+    work, home, log, prompt = folder / "work", folder / "home", folder / "guard.jsonl", folder / "prompt.md"
     settings = _agent_settings(scenario)
     agent = plugins.agent(settings.kind)
-    names = scenario.skills if skills is None else skills
-    installed = _install(workspace, work, agent.SKILLS_DIR, names)
-    prompt = folder / "prompt.md"
-    write_atomic(prompt, _prompt(workspace, scenario, base, names, agent.SKILLS_DIR))
-    home, log = folder / "home", folder / "guard.jsonl"
+    hidden, enabled = (workspace.paths.state,), workspace.defaults.sandbox
+    mirror, base, installed = folder / "mirror.git", "", ()
+    if scenario.role == "planner":  # the fixture holds a folder per candidate repo, read in place
+        shutil.copytree(fixture, work)
+        repos = [
+            {"name": name, "description": text, "tree": work / name} for name, text in scenario.repos.items()
+        ]
+        ticket = Ticket(id=scenario.name, title=scenario.ticket.title, body=scenario.ticket.body)
+        text = templates.render(
+            planner.TEMPLATE, ticket=ticket, named=[], skill=planner.SKILL.read_text(), repos=repos
+        )
+        box = sandbox.Box(
+            cwd=work, writable=(home,), readable=(prompt,), hidden=hidden, read_only=True, enabled=enabled
+        )
+    else:
+        git.seed_remote(folder / "remote.git", fixture)
+        git.ensure_mirror(mirror, str(folder / "remote.git"))
+        base = git.rev(mirror, "refs/remotes/origin/main") or ""
+        git.checkout(mirror, work, base)
+        box = worktrees.sandbox_of(mirror, work, home, readable=(prompt,), hidden=hidden, enabled=enabled)
+        if scenario.role == "reviewer":
+            planted = (source.parent / (scenario.patch or "")).read_bytes()
+            git.apply(mirror, work, planted)
+            text = _review_prompt(scenario, work, planted)
+            box = replace(box, read_only=True)
+        else:
+            names = scenario.skills if skills is None else skills
+            installed = _install(workspace, work, agent.SKILLS_DIR, names)
+            text = _prompt(workspace, scenario, base, names, agent.SKILLS_DIR)
+    write_atomic(prompt, text)
     write_atomic(log, "")
     env = worktrees.fresh_home(home, {"SHIPYARD_REPO": scenario.fixture})
-    box = worktrees.sandbox_of(mirror, work, home, readable=(prompt,), hidden=(workspace.paths.state,),
-                               enabled=workspace.defaults.sandbox)  # fmt: skip
     transcript = folder / "transcript.jsonl"
-    job = Job(work, prompt, transcript, env, box, log, PROTECTED)
+    job = Job(work, prompt, transcript, env, box, log, PROTECTED, read_only=scenario.role != "coder")
     traffic = replay.Traffic(str(work), recording, upstream or "")
     with replay.serve(traffic) as url:
         model_env = _model_env(settings, url, live=upstream is not None)
         result = agent.run(_pointed(settings, url), replace(job, model_env=model_env))
-    patch = git.diff(mirror, work, base, exclude=installed).decode(errors="replace")
+    patch = git.diff(mirror, work, base, exclude=installed).decode(errors="replace") if base else ""
     gates = {name: _gate(mirror, work, base, folder, name, workspace) for name in scenario.gates}
     run = trajectory.read(transcript, log)
-    verdicts = tuple(grade.grade(scenario, run, grade.Outcome(patch, gates)))
+    outcome = grade.Outcome(patch, gates, tuple(scenario.repos))
+    verdicts = tuple(grade.grade(scenario, run, outcome))
     passed = grade.passed(verdicts) and traffic.stale is None
     return Trial(label, passed, traffic.stale, verdicts, run.turns, run.cost_usd, result.error), traffic
+
+
+def _review_prompt(scenario: Scenario, work: Path, planted: bytes) -> str:
+    ticket = Ticket(id=scenario.name, title=scenario.ticket.title, body=scenario.ticket.body)
+    return templates.render(
+        review.TEMPLATE, ticket=ticket, repo=scenario.fixture, tree=str(work), instructions="",
+        patch=planted.decode(errors="replace").rstrip("\n"), fence="````",
+    )  # fmt: skip
 
 
 def live_upstream(kind: str) -> str:
@@ -101,9 +129,10 @@ def _model_env(settings: Any, url: str, live: bool) -> dict[str, str]:
     """The proxy or replay server as the model; a stand-in key when no model is asked (replay)."""
     if settings.kind == "codex":
         return {} if live else {settings.api_key_env: REPLAY_KEY}
-    return (
-        {"ANTHROPIC_BASE_URL": url} if live else {"ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": REPLAY_KEY}
-    )
+    if live:
+        return {"ANTHROPIC_BASE_URL": url}
+    # a replay answers at once or never: a CLI retrying a stale turn would wait minutes for nothing
+    return {"ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": REPLAY_KEY, "CLAUDE_CODE_MAX_RETRIES": "0"}
 
 
 def _install(workspace: Workspace, work: Path, folder: str | None, names: tuple[str, ...]) -> tuple[str, ...]:

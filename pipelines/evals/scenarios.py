@@ -41,6 +41,8 @@ class Expectation(Strict):
     lacks: str | None = None  # the patch adds no line with this text
     gates_pass: tuple[str, ...] | None = None  # the real gates, on the patch
     final_message_contains: str | None = None
+    plans: tuple[str, ...] | None = None  # a planner's valid answer chooses exactly these repos
+    verdict: Literal["approve", "request_changes"] | None = None  # a reviewer's valid answer
 
     @model_validator(mode="after")
     def _one_key(self) -> Expectation:
@@ -74,6 +76,8 @@ class Scenario(Strict):
     skills: tuple[str, ...] = ()  # installed for the run (compare=skills runs without them too)
     gates: tuple[str, ...] = ()  # gates `gates_pass` may name, run on the patch
     role: Literal["coder", "planner", "reviewer"] = "coder"
+    repos: dict[str, str] = {}  # a planner's candidates: a folder of the fixture each, and its description
+    patch: str | None = None  # a reviewer's patch: a file beside the scenario, applied to the fixture
     trials: int = Field(default=1, gt=0)
     in_order: bool = False  # the tool_call expectations happen in the order written
     expect: tuple[Expectation, ...]
