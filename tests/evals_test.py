@@ -263,3 +263,42 @@ def test_editing_one_skill_reevaluates_only_its_scenarios(workspace: Workspace) 
         "skills/manners/SKILL.md", "---\nname: manners\ndescription: Be polite.\n---\nSay thanks.\n"
     )
     assert workspace.doit("eval").executed == ["eval:manners/fixes-add", "eval:report"]
+
+
+def test_live_trials_record_fixtures_and_compare_with_and_without_the_skill(workspace: Workspace) -> None:
+    workspace.write("repos.yaml", "defaults:\n  env: none\nrepos: {}\n")
+    workspace.write(
+        "skills/manners/SKILL.md", "---\nname: manners\ndescription: Be polite.\n---\nSay please.\n"
+    )
+    for name, text_ in CALC.items():
+        workspace.write(f"skills/manners/evals/calc/{name}", text_)
+    workspace.write("skills/manners/evals/fixes.yaml", """\
+checks: the agent fixes add
+fixture: calc
+ticket: {title: Fix add, body: Make add add.}
+agent: {kind: claude-code, max_turns: 5}
+skills: [manners]
+trials: 1
+expect:
+  - contains: a + b
+""")  # fmt: skip
+
+    def fix(request: dict) -> list:
+        """Edits calc.py in whatever worktree the trial runs in: the prompt does not say where."""
+        work = next(
+            p for p in workspace.state("evals").rglob("work") if p.is_dir() and not (p / ".done").exists()
+        )
+        (work / ".done").write_text("")
+        return [tool("Edit", file_path=str(work / "calc.py"), old_string="a - b", new_string="a + b")]
+
+    with FakeAnthropic([fix, [text("Fixed.")], [text("No.")]]) as model:
+        env = {"ANTHROPIC_BASE_URL": model.url, "ANTHROPIC_API_KEY": "sk-ant-live-0123456789",
+               "CLAUDE_CODE_MAX_RETRIES": "0"}  # fmt: skip
+        run = workspace.doit("eval:manners/fixes", "live=1", "record=1", "compare=skills", env=env)
+    assert run.returncode == 0, run.out + run.err
+    result = json.loads(workspace.state("evals", "manners", "fixes", "result.json").read_text())
+    assert result["status"] == "pass" and result["k"] == 1
+    assert (result["live"]["with"]["pass_at_k"], result["live"]["with"]["pass_all_k"]) == (True, True)
+    assert result["live"]["without"]["pass_rate"] == 0.0  # without the skill it answered "No."
+    recorded = workspace.root / "skills/manners/evals/fixes.live-1.jsonl"
+    assert recorded.exists() and "{{WORK}}" in recorded.read_text()

@@ -9,6 +9,7 @@ scenario's skills too, to show whether they help.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,10 +45,11 @@ def make(workspace: Workspace, key: str, mode: Mode) -> None:
 
 def _replay(workspace: Workspace, scenario: scenarios.Scenario, path: Path) -> dict[str, Any]:
     fixtures = scenarios.fixtures(path)
-    if "pass" not in fixtures:
+    if missing := [kind for kind in ("pass", "fail") if kind not in fixtures]:
+        record = f"record one: doit eval:{scenario.key} live=1 record=1"
         return {
             "status": "error",
-            "why": f"no {path.stem}.pass.jsonl: record one (doit eval:{scenario.key} live=1 record=1)",
+            "why": f"no {path.stem}.{missing[0]}.jsonl, to prove it can {missing[0]} ({record})",
         }
     trials = []
     for kind, fixture in fixtures.items():
@@ -78,6 +80,11 @@ def _live(workspace: Workspace, scenario: scenarios.Scenario, path: Path, mode: 
     for variant, skills in variants:
         trials = []
         for number in range(1, k + 1):
+            done = [t for v in outcome.values() for t in v["runs"]] + trials
+            spent, budget = sum(t.cost_usd for t in done), scenario.budget_usd
+            if budget is not None and spent >= budget:
+                why = f"spent {spent:.2f} of {budget:.2f} USD (budget_usd); trial {number} not started"
+                return {"status": "error", "why": why, "k": k}
             where = folder(workspace, scenario.key) / f"live-{variant}-{number}"
             upstream = run.live_upstream(kind)
             trial, traffic = run.trial(
@@ -93,7 +100,10 @@ def _live(workspace: Workspace, scenario: scenarios.Scenario, path: Path, mode: 
             "turns": sum(t.turns for t in trials) / k,
             "cost_usd": sum(t.cost_usd for t in trials),
             "trials": [_trial(t) for t in trials],
+            "runs": trials,
         }
+    for variant in outcome.values():
+        del variant["runs"]
     main = outcome["with"]
     status = "pass" if main["pass_all_k"] else "fail"
     return {"status": status, "why": "" if status == "pass" else f"pass rate {main['pass_rate']:.2f}",
@@ -135,6 +145,8 @@ def report(workspace: Workspace, keys: list[str]) -> None:
                  if r.get("previous") == "pass" and r["status"] != "pass"]  # fmt: skip
     text = "\n".join(lines) + "\n"
     write_atomic(workspace.paths.state / "evals" / "report.md", text)
-    print(text)
+    # to the terminal itself: doit's threads swap sys.stdout to capture the steps running beside
+    if sys.__stdout__ is not None:
+        sys.__stdout__.write(text)
     if problems:
         raise StepError(f"evals: {'; '.join(problems)} (see state/evals/report.md)")

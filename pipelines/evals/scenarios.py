@@ -79,6 +79,7 @@ class Scenario(Strict):
     repos: dict[str, str] = {}  # a planner's candidates: a folder of the fixture each, and its description
     patch: str | None = None  # a reviewer's patch: a file beside the scenario, applied to the fixture
     trials: int = Field(default=1, gt=0)
+    budget_usd: float | None = Field(default=None, ge=0)  # what its live trials may cost in all
     in_order: bool = False  # the tool_call expectations happen in the order written
     expect: tuple[Expectation, ...]
     # where it was read from; the suite is its skill's name, or shipyard's own
