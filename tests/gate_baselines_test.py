@@ -35,28 +35,31 @@ CASES = {
 }
 
 
-def ship(ws: Workspace, gate: str, strict: bool):
-    remote = ws.remote("app", CASES[gate])
+def settings(ws: Workspace, remote: object, gate: str, strict: bool) -> None:
     spec = f"{{name: {gate}, strict: {str(strict).lower()}}}"
     sed = "sed -i 's/^X = 1$/X = 2/' a/app.py"
     ws.write("repos.yaml", f'defaults:\n  agent: {{kind: command, run: "{sed}"}}\n  gates: [{spec}]\n'
                            f"repos:\n  app: {{url: {remote}}}\n")  # fmt: skip
-    ws.write("tickets/T-1.md", "---\nid: T-1\ntitle: Bump X\nrepos: [app]\n---\nSet X to 2.\n")
-    run = ws.doit("ship")
-    return run, json.loads(ws.state("T-1", "app", "gates", f"{gate}.json").read_text())
+
+
+def report(ws: Workspace, gate: str) -> dict:
+    return json.loads(ws.state("T-1", "app", "gates", f"{gate}.json").read_text())
 
 
 @pytest.mark.parametrize("gate", CASES)
-def test_baseline_mode_passes_a_finding_already_on_the_base(workspace: Workspace, gate: str) -> None:
-    run, report = ship(workspace, gate, strict=False)
+def test_baseline_mode_passes_a_finding_already_on_the_base_and_strict_mode_fails_on_it(
+    workspace: Workspace, gate: str
+) -> None:
+    remote = workspace.remote("app", CASES[gate])
+    settings(workspace, remote, gate, strict=False)
+    workspace.write("tickets/T-1.md", "---\nid: T-1\ntitle: Bump X\nrepos: [app]\n---\nSet X to 2.\n")
+    run = workspace.doit("ship")
     assert run.returncode == 0, run.out + run.err
-    assert report["status"] == "pass" and report["findings"] == []
-    assert len(report["pre_existing"]) == 1, report
+    assert report(workspace, gate)["status"] == "pass" and report(workspace, gate)["findings"] == []
+    assert len(report(workspace, gate)["pre_existing"]) == 1, report(workspace, gate)
 
-
-@pytest.mark.parametrize("gate", CASES)
-def test_strict_mode_fails_on_it(workspace: Workspace, gate: str) -> None:
-    run, report = ship(workspace, gate, strict=True)
-    assert run.returncode != 0
-    assert report["status"] == "fail" and len(report["findings"]) == 1, report
-    assert not workspace.state("T-1", "app", "mr.json").exists()
+    settings(workspace, remote, gate, strict=True)  # the same patch, judged on every finding
+    run = workspace.doit("ship")
+    assert run.returncode != 0 and f"gate:T-1/app/{gate}" in run.executed
+    assert report(workspace, gate)["status"] == "fail" and len(report(workspace, gate)["findings"]) == 1
+    assert "mr:T-1/app" not in run.executed  # the merge request stays as the passing patch left it

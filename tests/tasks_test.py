@@ -38,7 +38,7 @@ def setup(ws: Workspace, run: str = SED, app_gates: str = APP_GATES, sandbox: bo
         "repos.yaml",
         f"""\
 defaults:
-  gates: [ruff, pytest]
+  gates: [ruff]  # app's pytest gate runs lib's change: one test run per ship is enough here
   env: none  # the graph is what these tests judge; repo_envs_test.py builds envs
   sandbox: {"on" if sandbox else "off"}
 repos:
@@ -349,7 +349,7 @@ def test_a_mistyped_task_name_is_one_line_naming_what_exists(workspace: Workspac
     for asked, said in (
         ("patch:T-1/lbi", "patch:T-1/lbi: no repo 'lbi'; repos.yaml has: lib, app, docs"),
         ("ship:T-9", "ship:T-9: no ticket 'T-9'; tickets/ has: T-1"),
-        ("gate:T-1/lib/rufff", "gate:T-1/lib/rufff: lib has no gate 'rufff'; its gates: ruff, pytest"),
+        ("gate:T-1/app/rufff", "gate:T-1/app/rufff: app has no gate 'rufff'; its gates: ruff, pytest"),
         ("patch:T-1/docs", "patch:T-1/docs: T-1 does not change docs; its plan has: lib, app"),
     ):
         for command in (("info", asked), (asked,)):
@@ -441,7 +441,7 @@ def test_the_graph_is_built_in_process_from_the_workspace_it_is_given(
     graphs = [tasks.creators(ws, ["doit", "list"]) for ws in (first, second)]
     names = [[f"{t['basename']}:{t['name']}" for t in graph["task_ship"]()] for graph in graphs]
     assert names[0] == [
-        "prompt:T-1/lib", "patch:T-1/lib", "gate:T-1/lib/ruff", "gate:T-1/lib/pytest", "mr:T-1/lib",
+        "prompt:T-1/lib", "patch:T-1/lib", "gate:T-1/lib/ruff", "mr:T-1/lib",
         "prompt:T-1/app", "patch:T-1/app", "gate:T-1/app/ruff", "gate:T-1/app/pytest", "mr:T-1/app",
         "ship:T-1",
     ]  # fmt: skip
