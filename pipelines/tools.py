@@ -20,7 +20,7 @@ def which(tool: str) -> str | None:
     return shutil.which(tool, path=BIN)
 
 
-@cache
+@cache  # once per run: the graph asks for every gate task, and a tool does not change mid-run
 def version(tool: str, *args: str) -> str | None:
     """`tool --version`, first line; None when the tool is missing."""
     exe = which(tool)
