@@ -307,12 +307,9 @@ class Graph:
             except InputError as err:
                 yield {"basename": "eval", "name": key, "actions": [lambda err=err: TaskFailed(str(err))]}
                 continue
-            fixture = path.parent / scenario.fixture
-            inputs = [
-                path,
-                *scenarios.fixtures(path).values(),
-                *sorted(p for p in fixture.rglob("*") if p.is_file()),
-            ]
+            inputs = [path, *scenarios.fixtures(path).values()]
+            if isinstance(scenario.fixture, str):  # a repo at a commit is pinned by the scenario itself
+                inputs += sorted(p for p in (path.parent / scenario.fixture).rglob("*") if p.is_file())
             inputs += [f for name in scenario.skills for f in self.workspace.skills[name].files()]
             yield {
                 "basename": "eval",

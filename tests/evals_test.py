@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Workspace
+from conftest import Workspace, git
 from fake_anthropic import FakeAnthropic, text, tool
 
 from pipelines import tools
@@ -302,3 +302,23 @@ expect:
     assert result["live"]["without"]["pass_rate"] == 0.0  # without the skill it answered "No."
     recorded = workspace.root / "skills/manners/evals/fixes.live-1.jsonl"
     assert recorded.exists() and "{{WORK}}" in recorded.read_text()
+
+
+def test_a_fixture_may_be_a_repo_of_repos_yaml_at_a_commit(workspace: Workspace) -> None:
+    remote = workspace.remote("calc", CALC)
+    sha = git(remote, "rev-parse", "main")
+    workspace.write("repos.yaml", f"defaults:\n  env: none\nrepos:\n  calc: {{url: {remote}}}\n")
+    workspace.write("evals/fixes.yaml", f"""\
+checks: the agent fixes add in the calc repo
+fixture: {{repo: calc, commit: {sha}}}
+ticket: {{title: Fix add, body: Make add add.}}
+agent: {{kind: command, run: "{SED}"}}
+expect:
+  - contains: a + b
+""")  # fmt: skip
+    workspace.write("evals/fixes.pass.jsonl", "")
+    workspace.write("evals/fixes.fail.jsonl", "")
+    workspace.doit("eval")
+    result = json.loads(workspace.state("evals", "shipyard", "fixes", "result.json").read_text())
+    assert [t["verdicts"][0]["met"] for t in result["trials"]] == [True, True]  # it worked in calc at sha
+    assert result["status"] == "vacuous"  # a command agent does the same whatever the recording

@@ -10,9 +10,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pipelines import git, planner, plugins, prompts, sandbox, templates, worktrees
+from pipelines import git, mirrors, planner, plugins, prompts, sandbox, templates, worktrees
 from pipelines.agents import Job
 from pipelines.config import GateSpec, Workspace
+from pipelines.errors import StepError
 from pipelines.evals import grade, replay, trajectory
 from pipelines.evals.scenarios import Scenario
 from pipelines.files import write_atomic
@@ -49,7 +50,7 @@ def trial(
     """Run the scenario once in `folder`, answered by `recording`, or live through `upstream`."""
     git.remove_tree(folder)
     folder.mkdir(parents=True)
-    fixture = source.parent / scenario.fixture
+    fixture = _fixture(workspace, scenario, source, folder)
     work, home, log, prompt = folder / "work", folder / "home", folder / "guard.jsonl", folder / "prompt.md"
     settings = _agent_settings(scenario)
     agent = plugins.agent(settings.kind)
@@ -84,7 +85,7 @@ def trial(
             text = _prompt(workspace, scenario, base, names, agent.SKILLS_DIR)
     write_atomic(prompt, text)
     write_atomic(log, "")
-    env = worktrees.fresh_home(home, {"SHIPYARD_REPO": scenario.fixture})
+    env = worktrees.fresh_home(home, {"SHIPYARD_REPO": scenario.repo_name})
     transcript = folder / "transcript.jsonl"
     job = Job(work, prompt, transcript, env, box, log, PROTECTED, read_only=scenario.role != "coder")
     traffic = replay.Traffic(str(work), recording, upstream or "")
@@ -100,10 +101,24 @@ def trial(
     return Trial(label, passed, traffic.stale, verdicts, run.turns, run.cost_usd, result.error), traffic
 
 
+def _fixture(workspace: Workspace, scenario: Scenario, source: Path, folder: Path) -> Path:
+    """The files the trial starts from: a folder beside the scenario, or a repo of repos.yaml
+    exported at the scenario's commit."""
+    if isinstance(scenario.fixture, str):
+        return source.parent / scenario.fixture
+    at = scenario.fixture
+    if at.repo not in workspace.repos:
+        raise StepError(f"{scenario.file}: fixture: no repo {at.repo!r} in repos.yaml")
+    mirror = mirrors.ensure(workspace.paths, at.repo, workspace.repos[at.repo])
+    target = folder / "fixture" / at.repo
+    git.export(mirror, at.commit, target)
+    return target
+
+
 def _review_prompt(scenario: Scenario, work: Path, planted: bytes) -> str:
     ticket = Ticket(id=scenario.name, title=scenario.ticket.title, body=scenario.ticket.body)
     return templates.render(
-        review.TEMPLATE, ticket=ticket, repo=scenario.fixture, tree=str(work), instructions="",
+        review.TEMPLATE, ticket=ticket, repo=scenario.repo_name, tree=str(work), instructions="",
         patch=planted.decode(errors="replace").rstrip("\n"), fence="````",
     )  # fmt: skip
 
@@ -147,7 +162,7 @@ def _prompt(
     workspace: Workspace, scenario: Scenario, base: str, names: tuple[str, ...], folder: str | None
 ) -> str:
     ticket = Ticket(id=scenario.name, title=scenario.ticket.title, body=scenario.ticket.body)
-    repo = {"name": scenario.fixture, "description": "", "base": base, "instructions": "", "after": ()}
+    repo = {"name": scenario.repo_name, "description": "", "base": base, "instructions": "", "after": ()}
     return templates.render(
         prompts.TEMPLATE, ticket=ticket, repo=repo, siblings=[], skills=[workspace.skills[n] for n in names],
         gates=list(scenario.gates), skills_dir=folder, env=False,

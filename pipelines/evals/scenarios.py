@@ -62,6 +62,13 @@ class Expectation(Strict):
         return self.kind in ("no_tool_call_matching", "does_not_touch", "lacks", "max_turns", "max_cost_usd")
 
 
+class RepoAt(Strict):
+    """A fixture that is a repo of repos.yaml at one commit."""
+
+    repo: str
+    commit: str = Field(pattern=r"^[0-9a-f]{7,40}$")
+
+
 class Ticket(Strict):
     title: str
     body: str
@@ -70,7 +77,7 @@ class Ticket(Strict):
 class Scenario(Strict):
     name: str
     checks: str  # what it checks, in a sentence
-    fixture: str = "repo"  # a folder beside the scenario: the repo the agent works in
+    fixture: str | RepoAt = "repo"  # a folder beside the scenario, or {repo: NAME, commit: SHA}
     ticket: Ticket
     agent: dict[str, Any] = {"kind": "claude-code", "max_turns": 10}
     skills: tuple[str, ...] = ()  # installed for the run (compare=skills runs without them too)
@@ -89,6 +96,10 @@ class Scenario(Strict):
     @property
     def key(self) -> str:
         return f"{self.suite}/{self.name}"
+
+    @property
+    def repo_name(self) -> str:
+        return self.fixture.repo if isinstance(self.fixture, RepoAt) else self.fixture
 
 
 class Suite(Strict):
@@ -125,8 +136,7 @@ def load(path: Path, suite: str, root: Path) -> Scenario:
             "a negative expectation needs a positive one beside it (a run that does nothing would pass)",
             yamlfile.line_of(lines, ("expect", index)),
         )  # fmt: skip
-    folder = path.parent / scenario.fixture
-    if not folder.is_dir():
+    if isinstance(scenario.fixture, str) and not (folder := path.parent / scenario.fixture).is_dir():
         raise InputError(file, "fixture", f"expected a folder {folder.relative_to(root)} beside the scenario")
     unknown = [g for e in scenario.expect for g in (e.gates_pass or ()) if g not in scenario.gates]
     if unknown:
