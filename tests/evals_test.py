@@ -294,12 +294,14 @@ expect:
     with FakeAnthropic([fix, [text("Fixed.")], [text("No.")]]) as model:
         env = {"ANTHROPIC_BASE_URL": model.url, "ANTHROPIC_API_KEY": "sk-ant-live-0123456789",
                "CLAUDE_CODE_MAX_RETRIES": "0"}  # fmt: skip
-        run = workspace.doit("eval:manners/fixes", "live=1", "record=1", "compare=skills", env=env)
+        run = workspace.doit("eval", "live=1", "record=1", "compare=skills", env=env)
     assert run.returncode == 0, run.out + run.err
     result = json.loads(workspace.state("evals", "manners", "fixes", "result.json").read_text())
     assert result["status"] == "pass" and result["k"] == 1
     assert (result["live"]["with"]["pass_at_k"], result["live"]["with"]["pass_all_k"]) == (True, True)
     assert result["live"]["without"]["pass_rate"] == 0.0  # without the skill it answered "No."
+    report = workspace.state("evals", "report.md").read_text()
+    assert "| manners/fixes | with | 1.00 |" in report and "| manners/fixes | without | 0.00 |" in report
     recorded = workspace.root / "skills/manners/evals/fixes.live-1.jsonl"
     assert recorded.exists() and "{{WORK}}" in recorded.read_text()
 

@@ -128,6 +128,15 @@ def report(workspace: Workspace, keys: list[str]) -> None:
         ROW.format(**{k: str(r.get(k) or "") for k in ("scenario", "status", "checks", "why")})
         for r in results
     ]
+    live = [(r["scenario"], variant, v) for r in results for variant, v in (r.get("live") or {}).items()]
+    if live:  # with and without the skill, when compare=skills asked for both
+        lines += [
+            "",
+            "| scenario (live) | skills | pass rate | pass@k | pass^k | turns | cost |",
+            "| --- " * 7 + "|",
+        ]
+        lines += [f"| {key} | {variant} | {v['pass_rate']:.2f} | {v['pass_at_k']} | {v['pass_all_k']} | "
+                  f"{v['turns']:.1f} | ${v['cost_usd']:.2f} |" for key, variant, v in live]  # fmt: skip
     suites: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         suites.setdefault(result["scenario"].split("/")[0], []).append(result)
