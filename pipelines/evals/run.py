@@ -10,14 +10,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from pipelines import git, mirrors, planner, plugins, prompts, sandbox, templates, worktrees
+from pipelines import git, mirrors, patches, planner, plugins, prompts, sandbox, templates, worktrees
 from pipelines.agents import Job
 from pipelines.config import GateSpec, Workspace
 from pipelines.errors import StepError
 from pipelines.evals import grade, replay, trajectory
 from pipelines.evals.scenarios import Scenario
 from pipelines.files import write_atomic
-from pipelines.gates import GateJob, review
+from pipelines.gates import GateJob, GateReport, Report, review
 from pipelines.guard import PROTECTED
 from pipelines.tickets import Ticket
 from pipelines.yamlfile import validate
@@ -89,12 +89,28 @@ def trial(
     transcript = folder / "transcript.jsonl"
     job = Job(work, prompt, transcript, env, box, log, PROTECTED, read_only=scenario.role != "coder")
     traffic = replay.Traffic(str(work), recording, upstream or "")
+    transcripts = [transcript]
     with replay.serve(traffic) as url:
-        model_env = _model_env(settings, url, live=upstream is not None)
-        result = agent.run(_pointed(settings, url), replace(job, model_env=model_env))
+        job = replace(job, model_env=_model_env(settings, url, live=upstream is not None))
+        pointed = _pointed(settings, url)
+        result = agent.run(pointed, job)
+        reports = {name: _gate(mirror, work, base, folder, name, workspace) for name in scenario.gates}
+        rounds = settings.repair_rounds if scenario.role == "coder" else 0
+        for number in range(1, rounds + 1):  # as the patch step does: failing reports go back
+            failing = [_failing(name, r) for name, r in reports.items() if r.status != "pass"]
+            if not result.ok or not failing:
+                break
+            again = folder / "rounds" / str(number)
+            write_atomic(
+                again / "prompt.md", text + "\n" + templates.render(patches.REPAIR_TEMPLATE, reports=failing)
+            )
+            job = replace(job, prompt=again / "prompt.md", transcript=again / "transcript.jsonl")
+            transcripts.append(job.transcript)
+            result = agent.resume(pointed, job, result.session) or result
+            reports = {name: _gate(mirror, work, base, folder, name, workspace) for name in scenario.gates}
     patch = git.diff(mirror, work, base, exclude=installed).decode(errors="replace") if base else ""
-    gates = {name: _gate(mirror, work, base, folder, name, workspace) for name in scenario.gates}
-    run = trajectory.read(transcript, log)
+    gates = {name: report.status for name, report in reports.items()}
+    run = trajectory.read_all(transcripts, log)
     outcome = grade.Outcome(patch, gates, tuple(scenario.repos))
     verdicts = tuple(grade.grade(scenario, run, outcome))
     passed = grade.passed(verdicts) and traffic.stale is None
@@ -169,8 +185,14 @@ def _prompt(
     )  # fmt: skip
 
 
-def _gate(mirror: Path, work: Path, base: str, folder: Path, name: str, workspace: Workspace) -> str:
-    """The status of the real gate `name` on the worktree as the agent left it."""
+def _failing(name: str, report: Report) -> dict[str, Any]:
+    """A report as the repair prompt shows it."""
+    tail = "\n".join(report.log.strip().splitlines()[-30:])
+    return {**GateReport.of(name, None, report).model_dump(mode="json"), "log_tail": tail}
+
+
+def _gate(mirror: Path, work: Path, base: str, folder: Path, name: str, workspace: Workspace) -> Report:
+    """The real gate `name` on the worktree as the agent left it."""
     gate = GateSpec(name=name)
     home = folder / "gates" / name
     box = worktrees.sandbox_of(
@@ -178,4 +200,4 @@ def _gate(mirror: Path, work: Path, base: str, folder: Path, name: str, workspac
     )
     changed = tuple(git.changed(mirror, work, base))
     job = GateJob(work, changed, worktrees.fresh_home(home), box, mirror, base)
-    return plugins.gate(gate.plugin).check(gate, job).status
+    return plugins.gate(gate.plugin).check(gate, job)

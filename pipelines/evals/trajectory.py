@@ -86,3 +86,16 @@ def _codex(events: list[dict[str, Any]]) -> tuple[list[Call], str, int, float]:
         if kind != "error":
             turns += 1
     return calls, final, turns, 0.0
+
+
+def read_all(transcripts: list[Path], guard_log: Path | None = None) -> Trajectory:
+    """One trajectory of a run and its repair rounds, each round a transcript of its own."""
+    parts = [read(t) for t in transcripts]
+    first = read(transcripts[0], guard_log)
+    return Trajectory(
+        calls=tuple(c for part in parts for c in part.calls),
+        refused=first.refused,
+        final=parts[-1].final,
+        turns=sum(part.turns for part in parts),
+        cost_usd=sum(part.cost_usd for part in parts),
+    )
