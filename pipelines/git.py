@@ -330,6 +330,12 @@ def push(mirror: Path, url: str, sha: str, branch: str, current: str | None) -> 
     git(mirror, "push", "-q", lease, url, f"{sha}:refs/heads/{branch}", env=at(mirror))
 
 
+def delete_branch(mirror: Path, url: str, branch: str, sha: str) -> None:
+    """Delete the remote's `branch`, only while it still points at `sha`."""
+    lease = f"--force-with-lease=refs/heads/{branch}:{sha}"
+    git(mirror, "push", "-q", lease, url, f":refs/heads/{branch}", env=at(mirror))
+
+
 def remove_tree(path: Path) -> None:
     """Remove a folder a sandboxed step wrote, whatever modes it left on what it made."""
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from pipelines.config import Workspace
 
-STEPS = ("ticket", "plan", "prompt", "patch", "gate", "mr", "ship")  # the graph's basenames
+STEPS = ("ticket", "plan", "prompt", "patch", "gate", "mr", "ship", "land")  # the graph's basenames
 STYLES = {
     "ok": "green",
     "FAIL": "bold red",

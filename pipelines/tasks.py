@@ -24,6 +24,7 @@ from pipelines import (
     config,
     guard,
     intake,
+    landing,
     merge_requests,
     patches,
     plan,
@@ -332,6 +333,37 @@ class Graph:
             "verbosity": 2,
         }
 
+    def land(self) -> Iterator[Task]:
+        """Per planned repo, in plan order: merge its merge request; then the ticket is landed."""
+        for ticket in self.workspace.open_tickets():
+            planned = plan.load(self.workspace, ticket.id)
+            if planned is None or not all(self.paths.mr_json(ticket.id, r).exists() for r in planned.order):
+                continue
+            names = []
+            for repo in planned.order:
+                change = resolve(self.workspace, planned, repo)
+                names.append(f"land:{change.name}")
+                gates = [
+                    self._rel(self.paths.gate_report(ticket.id, repo, g.name)) for g in change.settings.gates
+                ]
+                yield {
+                    "basename": "land",
+                    "name": change.name,
+                    "doc": "Merge the repo's merge request, bound to the commit shipyard pushed.",
+                    "actions": [self._step(lambda change=change: landing.make(change))],
+                    "file_dep": [self._rel(self.paths.mr_json(ticket.id, repo)), *gates],
+                    "task_dep": [f"land:{ticket.id}/{a}" for a in change.entry.after],
+                    "targets": [self._rel(self.paths.repo_dir(ticket.id, repo) / "land.json")],
+                }
+            yield {
+                "basename": "land",
+                "name": ticket.id,
+                "doc": f"Land {ticket.id}: every repo in order, then `status: landed` in its ticket.",
+                "actions": [self._step(lambda tid=ticket.id: landing.finish(self.workspace, tid))],
+                "task_dep": names,
+                "uptodate": [False],
+            }
+
     def intake(self) -> Task:
         def action() -> TaskFailed | None:
             url = get_var("url")
@@ -403,9 +435,13 @@ def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
     def task_eval() -> Iterator[Task]:
         yield from graph.evals()
 
+    def task_land() -> Iterator[Task]:
+        yield from graph.land()
+
     task_ticket.__doc__, task_plan.__doc__, task_ship.__doc__ = KINDS["ticket"], KINDS["plan"], KINDS["ship"]
     task_status.__doc__ = "Read each merge request's state and checks back from its forge: doit status"
     task_env.__doc__ = "Build a repo's own environment at the tip of its default branch: doit env:REPO"
+    task_land.__doc__ = "Merge a shipped ticket's merge requests in plan order: doit land:ID"
     task_eval.__doc__ = (
         "Evaluate the agent's behaviour: doit eval (replay), live=1 trials=K record=1 compare=skills"
     )
@@ -434,6 +470,7 @@ def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
         "task_env": task_env,
         "task_intake": task_intake,
         "task_eval": task_eval,
+        "task_land": task_land,
     }
 
 

@@ -21,7 +21,7 @@ class TicketFront(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
     title: str
-    status: Literal["open", "closed"] = "open"
+    status: Literal["open", "closed", "landed"] = "open"
     repos: list[str] | None = None
     skills: list[str] = []
     labels: list[str] = []
