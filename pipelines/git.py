@@ -330,6 +330,25 @@ def push(mirror: Path, url: str, sha: str, branch: str, current: str | None) -> 
     git(mirror, "push", "-q", lease, url, f"{sha}:refs/heads/{branch}", env=at(mirror))
 
 
+def contains(mirror: Path, tip: str, commit: str) -> bool:
+    """Whether `commit` is `tip` or one of its ancestors (as far as the mirror knows)."""
+    if tip == commit:
+        return True
+    try:
+        git(mirror, "merge-base", "--is-ancestor", commit, tip, env=at(mirror))
+    except StepError:
+        return False
+    return True
+
+
+def check_head(mirror: Path, url: str, branch: str, commit: str) -> None:
+    """Refuse, in one line, a branch that is no longer at the commit shipyard pushed."""
+    head = remote_branch(mirror, url, branch)
+    if head != commit:
+        said = "is gone" if head is None else f"is at {head[:12]}, not the {commit[:12]} shipyard pushed"
+        raise StepError(f"branch {branch} {said}; someone changed it: land it by hand")
+
+
 def delete_branch(mirror: Path, url: str, branch: str, sha: str) -> None:
     """Delete the remote's `branch`, only while it still points at `sha`."""
     lease = f"--force-with-lease=refs/heads/{branch}:{sha}"

@@ -13,12 +13,12 @@ import hashlib
 import re
 from pathlib import Path
 
-from pipelines import git, mirrors, plan
+from pipelines import git, mirrors, plan, plugins
 from pipelines.change import Change
 from pipelines.config import Workspace
 from pipelines.errors import StepError
 from pipelines.files import read_json, write_json
-from pipelines.forges import Record
+from pipelines.forges import MergeRequest, Record
 from pipelines.gates import GateReport
 
 LANDED = ("merged", "nothing to land")
@@ -36,31 +36,27 @@ def make(change: Change) -> None:
         if not landed.exists() or read_json(landed).get("state") not in LANDED:
             raise change.fail("land", f"waits for {earlier}, which it comes after, to land first")
     _check_gates(change)
-    if change.settings.forge.kind != "local":
-        raise change.fail("land", f"landing through a {change.settings.forge.kind} forge is not built yet")
-    spec, branch = change.settings.spec, record.branch or ""
-    url = mirrors.url(paths, spec)
+    forge, spec = change.settings.forge, change.settings.spec
     mirror = mirrors.ensure(paths, repo, spec)
-    default = change.entry.default_branch
-    tip = git.remote_branch(mirror, url, default)
-    commit = record.commit or ""
-    if tip is not None and _contains(mirror, tip, commit):  # landed already (a rerun, or by hand)
-        merged = tip
-    else:
-        head = git.remote_branch(mirror, url, branch)
-        if head != commit:
-            said = "is gone" if head is None else f"is at {head[:12]}, not the {commit[:12]} shipyard pushed"
-            raise change.fail("land", f"branch {branch} {said}; someone changed it: land it by hand")
-        if tip != change.base:
-            raise change.fail(
-                "land",
-                f"{default} moved from the base {change.base[:12]} to {(tip or '')[:12]}: refresh the ticket",
-            )
-        git.push(mirror, url, commit, default, tip)  # a compare-and-swap: only if default is still at tip
-        merged = commit
-    if git.remote_branch(mirror, url, branch) is not None:
-        git.delete_branch(mirror, url, branch, commit)
-    write_json(target, {"ticket": tid, "repo": repo, "state": "merged", "commit": merged, "into": default})
+    mr = MergeRequest(
+        repo=repo, url=spec.url, remote=mirrors.url(paths, spec), mirror=mirror, branch=record.branch or "",
+        remote_head=None, commit=record.commit or "", base=change.base, title=record.title or "",
+        body=record.body or "", target_branch=change.entry.default_branch,
+    )  # fmt: skip
+    if (record.forge or forge.kind) != forge.kind:
+        raise change.fail(
+            "land", f"opened on {record.forge}; repos.yaml now says {forge.kind}: ship to move it"
+        )
+    try:
+        landed = plugins.forge(forge.kind).land(forge, mr, record.model_dump())
+    except StepError as err:
+        raise change.fail("land", str(err)) from None
+    if landed["state"] != "merged":
+        raise change.fail("land", f"waiting: {landed.get('why', 'not mergeable yet')}; land again later")
+    if git.remote_branch(mirror, mr.remote, mr.branch) == mr.commit:
+        git.delete_branch(mirror, mr.remote, mr.branch, mr.commit)
+    write_json(target, {"ticket": tid, "repo": repo, "state": "merged", "commit": landed["commit"],
+                        "into": mr.target_branch})  # fmt: skip
 
 
 def _check_gates(change: Change) -> None:
@@ -73,19 +69,6 @@ def _check_gates(change: Change) -> None:
             raise change.fail("land", f"gate {gate.name} did not pass: {report.status}")
         if report.patch_sha256 is not None and report.patch_sha256 != digest:
             raise change.fail("land", f"gate {gate.name} judged another patch")
-
-
-def _contains(mirror: Path, tip: str, commit: str) -> bool:
-    """Whether `commit` is on the branch whose tip is `tip` (fetched into the mirror first)."""
-    if not commit:
-        return False
-    if tip == commit:
-        return True
-    try:
-        git.git(mirror, "merge-base", "--is-ancestor", commit, tip, env=git.at(mirror))
-    except StepError:
-        return False
-    return True
 
 
 def mark_landed(ticket_file: Path) -> None:

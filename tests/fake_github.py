@@ -26,6 +26,8 @@ ROUTES = [  # (method, pattern, handler name)
     ("POST", REPO + r"/pulls$", "create_pull"),
     ("GET", REPO + r"/pulls/(?P<n>\d+)$", "get_pull"),
     ("PATCH", REPO + r"/pulls/(?P<n>\d+)$", "edit_pull"),
+    ("PUT", REPO + r"/pulls/(?P<n>\d+)/merge$", "merge_pull"),
+    ("GET", REPO + r"/pulls/(?P<n>\d+)/reviews$", "list_reviews"),
     ("GET", REPO + r"/issues/(?P<n>\d+)$", "get_issue"),
     ("GET", REPO + r"/issues/(?P<n>\d+)/labels$", "get_labels"),
     ("POST", REPO + r"/issues/(?P<n>\d+)/labels$", "add_labels"),
@@ -45,6 +47,7 @@ class FakeGitHub(LocalServer):
         self.remotes = dict(remotes or {})
         self.items: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in self.remotes}
         self.statuses: dict[str, list[dict[str, str]]] = {}  # sha -> commit statuses
+        self.reviews: dict[tuple[str, int], list[str]] = {}  # (repo, number) -> review states
         self.check_runs: dict[str, list[dict[str, Any]]] = {}  # sha -> check runs
         self.requests: list[dict[str, Any]] = []
         self.auth_seen: list[str] = []
@@ -144,6 +147,27 @@ class FakeGitHub(LocalServer):
         item = self.items[repo][int(n)]
         item.update({k: v for k, v in body.items() if k in ("title", "body", "state", "base")})
         return 200, self._pull(repo, item)
+
+    def merge_pull(self, repo: str, body: Any, query: dict[str, str], n: str) -> tuple[int, Any]:
+        """As GitHub: 409 when `sha` is not the head any more; the base branch moves to the head
+        (a fast-forward, as with `merge_method: rebase` on a linear history)."""
+        item = self.items[repo].get(int(n))
+        if item is None or item.get("kind") != "pull":
+            return _missing()
+        self._follow(repo, item)
+        if item["merged"] or item["state"] != "open":
+            return 405, {"message": "Pull Request is not mergeable"}
+        if body.get("sha") and body["sha"] != item["sha"]:
+            return 409, {"message": "Head branch was modified. Review and try the merge again."}
+        if repo in self.remotes:
+            git = ["git", "update-ref", f"refs/heads/{item['base']}", item["sha"]]
+            subprocess.run(git, cwd=self.remotes[repo], check=True)
+        item.update(state="closed", merged=True)
+        return 200, {"sha": item["sha"], "merged": True, "message": "Pull Request successfully merged"}
+
+    def list_reviews(self, repo: str, body: Any, query: dict[str, str], n: str) -> tuple[int, Any]:
+        return 200, [{"id": i, "state": state, "user": self._user("reviewer")}
+                     for i, state in enumerate(self.reviews.get((repo, int(n)), []), 1)]  # fmt: skip
 
     def get_issue(self, repo: str, body: Any, query: dict[str, str], n: str) -> tuple[int, Any]:
         item = self.items.get(repo, {}).get(int(n))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from conftest import Workspace, commit_to, git
+from fake_github import FakeGitHub
+from forges_test import APP, GH_TOKEN, LIB, write_repos
 from tasks_test import setup
 
 
@@ -72,3 +74,37 @@ def test_a_moved_base_does_not_land_and_says_to_refresh(workspace: Workspace) ->
         "T-1/lib: land: main moved from the base" in run.out + run.err
         and "refresh the ticket" in run.out + run.err
     )
+
+
+def test_github_pull_requests_land_in_order_once_approved_and_green(workspace: Workspace) -> None:
+    lib, app = workspace.remote("lib", LIB), workspace.remote("app", APP)
+    with FakeGitHub(token=GH_TOKEN, remotes={"acme/lib": lib, "acme/app": app}) as github:
+        forge = f"kind: github, api_url: '{github.url}', timeout: 2, backoff: 0.05, approvals: 1"
+        write_repos(workspace, lib, app, f"{forge}, repo: acme/lib", f"{forge}, repo: acme/app")
+        text = workspace.root.joinpath("repos.yaml").read_text()
+        workspace.write(
+            "repos.yaml", text.replace("  app: {url:", "  app: {gates: [{name: ruff, uses: [lib]}], url:")
+        )
+        env = {"GITHUB_TOKEN": GH_TOKEN}
+        assert workspace.doit("ship", env=env).returncode == 0
+        pulls = {repo: github.pulls(f"acme/{repo}")[0] for repo in ("lib", "app")}
+        run = workspace.doit("land:T-1", env=env)  # no approval yet: it waits, and nothing merges
+        assert run.returncode != 0 and "T-1/lib: land: waiting: 0 of 1 approvals" in run.out + run.err
+        for repo, pull in pulls.items():
+            github.reviews[(f"acme/{repo}", pull["number"])] = ["APPROVED"]
+            github.statuses[pull["sha"]] = [{"state": "pending", "context": "ci"}]
+        run = workspace.doit("land:T-1", env=env)
+        assert (
+            run.returncode != 0
+            and "T-1/lib: land: waiting: its checks are still running" in run.out + run.err
+        )
+        for pull in pulls.values():
+            github.statuses[pull["sha"]] = [{"state": "success", "context": "ci"}]
+        run = workspace.doit("land:T-1", env=env)
+        assert run.returncode == 0, run.out + run.err
+        assert run.executed.index("land:T-1/lib") < run.executed.index("land:T-1/app")
+        assert [github.pulls(f"acme/{r}")[0]["merged"] for r in ("lib", "app")] == [True, True]
+        merges = github.seen("PUT", r"/pulls/\d+/merge$")
+        assert len(merges) == 2 and {m["body"]["sha"] for m in merges} == {p["sha"] for p in pulls.values()}
+        assert git(lib, "rev-parse", "main") == pulls["lib"]["sha"]
+        assert "status: landed" in workspace.root.joinpath("tickets/T-1.md").read_text()

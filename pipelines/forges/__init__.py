@@ -3,7 +3,9 @@
 `publish` pushes the branch and finds, creates or updates the merge request for it; running it
 twice leaves one branch and one merge request. It returns what `mr.json` records. `describe`
 sets the body of a merge request that exists (the ship step's links between siblings); `status`
-reads its state and checks back (`doit status`). A backend that talks to a server also has
+reads its state and checks back (`doit status`); `land` merges it, bound to the commit shipyard
+pushed: `{"state": "merged", "commit": ...}`, or `{"state": "waiting", "why": ...}` while its
+approvals or checks are pending; a StepError when it cannot land. A backend that talks to a server also has
 `read_issue(url, token)` (for `doit intake`).
 """
 
@@ -72,6 +74,8 @@ class Forge(Protocol):
     def describe(self, settings: Any, record: dict[str, Any], body: str) -> None: ...
 
     def status(self, settings: Any, record: dict[str, Any]) -> dict[str, Any]: ...
+
+    def land(self, settings: Any, mr: MergeRequest, record: dict[str, Any]) -> dict[str, Any]: ...
 
 
 TOKEN_WAIT = 60  # seconds a token_cmd may take (a password manager asking for its passphrase)

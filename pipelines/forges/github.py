@@ -33,6 +33,8 @@ class Settings(BaseModel):
     timeout: int = 30
     retries: int = Field(default=4, ge=1)
     backoff: float = 0.5
+    approvals: int = Field(default=0, ge=0)  # approving reviews a pull request needs to land
+    merge_method: Literal["merge", "squash", "rebase"] = "merge"
 
 
 def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
@@ -86,15 +88,48 @@ def status(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         repo = client.get_repo(settings.repo)
         pr = repo.get_pull(int(record["number"]))
-        commit = repo.get_commit(pr.head.sha)
-        combined = commit.get_combined_status()
-        words = [s.state for s in combined.statuses] if combined.total_count else []
-        for run in commit.get_check_runs():
-            words.append("pending" if run.status != "completed" else run.conclusion or "pending")
         state = "merged" if pr.merged else pr.state
-        return {"state": state, "checks": _verdict(words)}
+        return {"state": state, "checks": _checks(repo, pr.head.sha)}
 
     return _call(read, f"{settings.repo}: github {settings.api_url}", settings, secret)
+
+
+def land(settings: Settings, mr: MergeRequest, record: dict[str, Any]) -> dict[str, Any]:
+    """Merge the pull request, bound to the pushed commit (GitHub answers 409 once its head moved),
+    when its approvals and checks allow; a merged one counts as landed."""
+    secret = forges.token(settings.token_env, settings.token_cmd, mr.repo)
+    client = _client(settings.api_url, secret, settings.timeout)
+
+    def merge() -> dict[str, Any]:
+        repo = client.get_repo(settings.repo)
+        pr = repo.get_pull(int(record["number"]))
+        if pr.merged:
+            return {"state": "merged", "commit": pr.merge_commit_sha or mr.commit}
+        if pr.head.sha != mr.commit:
+            said = f"is at {pr.head.sha[:12]}, not the {mr.commit[:12]} shipyard pushed"
+            raise StepError(f"branch {mr.branch} {said}; someone changed it: land it by hand")
+        approved = sum(review.state == "APPROVED" for review in pr.get_reviews())
+        if approved < settings.approvals:
+            return {"state": "waiting", "why": f"{approved} of {settings.approvals} approvals"}
+        checks = _checks(repo, mr.commit)
+        if checks == "pending":
+            return {"state": "waiting", "why": "its checks are still running"}
+        if checks == "failure":
+            raise StepError(f"its checks failed on {mr.commit[:12]}")
+        merged = pr.merge(sha=mr.commit, merge_method=settings.merge_method)
+        return {"state": "merged", "commit": merged.sha or mr.commit}
+
+    return _call(merge, f"{mr.repo}: github {settings.api_url}", settings, secret)
+
+
+def _checks(repo: Any, sha: str) -> str:
+    """One word for a commit's checks: commit statuses and check runs (Actions) together."""
+    commit = repo.get_commit(sha)
+    combined = commit.get_combined_status()
+    words = [s.state for s in combined.statuses] if combined.total_count else []
+    for run in commit.get_check_runs():
+        words.append("pending" if run.status != "completed" else run.conclusion or "pending")
+    return _verdict(words)
 
 
 def read_issue(url: str, token: str) -> dict[str, Any]:

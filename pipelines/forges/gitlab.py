@@ -86,6 +86,10 @@ def describe(settings: Settings, record: dict[str, Any], body: str) -> None:
     _call(settings, repo, token, edit)
 
 
+def land(settings: Settings, mr: MergeRequest, record: dict[str, Any]) -> dict[str, Any]:
+    raise StepError("landing through gitlab is not built yet: merge it on GitLab")
+
+
 def status(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
     """The merge request's state and the status of its head pipeline ("none" when it has none)."""
     repo = record.get("repo") or settings.project

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from pipelines import git
+from pipelines.errors import StepError
 from pipelines.forges import MergeRequest
 
 
@@ -22,6 +23,20 @@ def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
 
 def describe(settings: Settings, record: dict[str, Any], body: str) -> None:
     """A branch has no description to set: the body lives in shipyard's records."""
+
+
+def land(settings: Settings, mr: MergeRequest, record: dict[str, Any]) -> dict[str, Any]:
+    """A fast-forward of the default branch to the pushed commit, as a compare-and-swap: only while
+    the branch is at that commit and the default branch at the base. Landed already counts."""
+    tip = git.remote_branch(mr.mirror, mr.remote, mr.target_branch)
+    if tip is not None and git.contains(mr.mirror, tip, mr.commit):  # a rerun, or landed by hand
+        return {"state": "merged", "commit": tip}
+    git.check_head(mr.mirror, mr.remote, mr.branch, mr.commit)
+    if tip != mr.base:
+        moved = f"{mr.target_branch} moved from the base {mr.base[:12]} to {(tip or 'nothing')[:12]}"
+        raise StepError(f"{moved}: refresh the ticket")
+    git.push(mr.mirror, mr.remote, mr.commit, mr.target_branch, tip)
+    return {"state": "merged", "commit": mr.commit}
 
 
 def status(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
