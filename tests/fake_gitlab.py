@@ -83,6 +83,15 @@ class FakeGitLab(LocalServer):
             return 200, found
         if rest == ["merge_requests"] and method == "POST":
             return self._create(project, body)
+        if len(rest) == 3 and rest[0] == "merge_requests" and rest[2] == "merge" and method == "PUT":
+            mr = next((m for m in self.merge_requests[project] if str(m["iid"]) == rest[1]), None)
+            if mr is None or mr["state"] != "opened":
+                return 405, {"message": "405 Method Not Allowed"}
+            sha = (body or {}).get("sha") or query.get("sha")  # GitLab reads parameters from either
+            if sha and mr.get("sha") and sha != mr["sha"]:
+                return 409, {"message": "SHA does not match HEAD of source branch"}
+            mr.update(state="merged", merge_commit_sha=mr.get("sha"))
+            return 200, mr
         if len(rest) == 2 and rest[0] in ("merge_requests", "issues") and rest[1].isdigit():
             items = (self.merge_requests if rest[0] == "merge_requests" else self.issues)[project]
             iid = int(rest[1])

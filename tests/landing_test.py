@@ -6,7 +6,10 @@ import json
 
 from conftest import Workspace, commit_to, git
 from fake_github import FakeGitHub
+from fake_gitlab import FakeGitLab
 from forges_test import APP, GH_TOKEN, LIB, write_repos
+from forges_test import TOKEN as GL_TOKEN
+from forges_test import setup as gitlab_setup
 from tasks_test import setup
 
 
@@ -108,3 +111,28 @@ def test_github_pull_requests_land_in_order_once_approved_and_green(workspace: W
         assert len(merges) == 2 and {m["body"]["sha"] for m in merges} == {p["sha"] for p in pulls.values()}
         assert git(lib, "rev-parse", "main") == pulls["lib"]["sha"]
         assert "status: landed" in workspace.root.joinpath("tickets/T-1.md").read_text()
+
+
+def test_gitlab_merge_requests_land_once_their_pipeline_passed(workspace: Workspace) -> None:
+    with FakeGitLab(token=GL_TOKEN, projects=("group/lib", "group/app")) as gitlab:
+        gitlab_setup(workspace, gitlab)
+        env = {"GITLAB_TOKEN": GL_TOKEN}
+        assert workspace.doit("ship", env=env).returncode == 0
+        pushed = {
+            r: json.loads(workspace.state("T-1", r, "mr.json").read_text())["commit"] for r in ("lib", "app")
+        }
+        for repo, sha in pushed.items():
+            gitlab.set_merge_request(
+                f"group/{repo}", 1, sha=sha, head_pipeline={"id": 1, "status": "running"}
+            )
+        run = workspace.doit("land:T-1", env=env)
+        assert run.returncode != 0 and "land: waiting: its pipeline is still running" in run.out + run.err
+        for repo in pushed:
+            gitlab.set_merge_request(f"group/{repo}", 1, head_pipeline={"id": 1, "status": "success"})
+        run = workspace.doit("land:T-1", env=env)
+        assert run.returncode == 0, run.out + run.err
+        assert [gitlab.merge_requests[f"group/{r}"][0]["state"] for r in pushed] == ["merged", "merged"]
+        merges = gitlab.calls("PUT", "/merge")
+        assert sorted(m["query"]["sha"] for m in merges) == sorted(
+            pushed.values()
+        )  # bound to the pushed commits

@@ -87,7 +87,28 @@ def describe(settings: Settings, record: dict[str, Any], body: str) -> None:
 
 
 def land(settings: Settings, mr: MergeRequest, record: dict[str, Any]) -> dict[str, Any]:
-    raise StepError("landing through gitlab is not built yet: merge it on GitLab")
+    """Merge the merge request, bound to the pushed commit (GitLab answers 409 once its head moved),
+    once its head pipeline passed; a merged one counts as landed."""
+    repo = record.get("repo") or settings.project
+    token = forges.token(settings.token_env, settings.token_cmd, f"{repo}: gitlab")
+
+    def merge(project: Any) -> dict[str, Any]:
+        found = project.mergerequests.get(record["iid"], **ONCE)
+        if _state(found.state) == "merged":
+            return {"state": "merged", "commit": found.attributes.get("merge_commit_sha") or mr.commit}
+        head = found.attributes.get("sha")
+        if head and head != mr.commit:
+            said = f"is at {head[:12]}, not the {mr.commit[:12]} shipyard pushed"
+            raise StepError(f"branch {mr.branch} {said}; someone changed it: land it by hand")
+        pipeline = (found.attributes.get("head_pipeline") or {}).get("status")
+        if pipeline in ("created", "pending", "running", "waiting_for_resource", "preparing"):
+            return {"state": "waiting", "why": "its pipeline is still running"}
+        if pipeline in ("failed", "canceled"):
+            raise StepError(f"its pipeline {pipeline} on {mr.commit[:12]}")
+        found.merge(sha=mr.commit, **ONCE)  # python-gitlab sends `sha` as a query parameter
+        return {"state": "merged", "commit": found.attributes.get("merge_commit_sha") or mr.commit}
+
+    return _call(settings, repo, token, merge)
 
 
 def status(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
