@@ -277,6 +277,21 @@ def tree_of(mirror: Path, base: str, patch: bytes) -> str:
         return git(mirror, "write-tree", env=env)
 
 
+def reapply(mirror: Path, base: str, patch: bytes) -> bytes | None:
+    """`patch` moved onto `base` by a three-way apply, as a patch against `base`; None when it
+    conflicts. Built in a private index: no worktree is touched."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = at(mirror, index=Path(tmp) / "index")
+        git(mirror, "read-tree", base, env=env)
+        try:
+            git(
+                mirror, "apply", "--cached", "--3way", "--binary", "--whitespace=nowarn", input=patch, env=env
+            )
+        except StepError:
+            return None
+        return git_bytes(mirror, "diff", "--cached", *DIFF, base, env=env)
+
+
 def export(mirror: Path, sha: str, target: Path) -> None:
     """The files of `sha` in the new folder `target`, without git's own."""
     archive = git_bytes(mirror, "archive", "--format=tar", sha, env=at(mirror))

@@ -38,6 +38,7 @@ class Entry(BaseModel):
     skills: tuple[str, ...]
     instructions: str = ""  # the planner's words for this repo's agent: they go in its prompt
     after: tuple[str, ...] = ()  # repos of the plan that land before this one
+    conflict: str = ""  # set by refresh: the patch did not apply to the new base, and why
 
 
 class Plan(BaseModel):

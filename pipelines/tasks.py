@@ -30,6 +30,7 @@ from pipelines import (
     plan,
     planner,
     prompts,
+    refresh,
     retries,
     ship,
     status,
@@ -364,6 +365,17 @@ class Graph:
                 "uptodate": [False],
             }
 
+    def refresh(self) -> Iterator[Task]:
+        for ticket in self.workspace.open_tickets():
+            if plan.load(self.workspace, ticket.id) is not None:
+                yield {
+                    "name": ticket.id,
+                    "doc": "Re-pin the ticket's bases at the branch tips and re-apply its patches three-way.",
+                    "actions": [self._step(lambda tid=ticket.id: refresh.make(self.workspace, tid))],
+                    "uptodate": [False],
+                    "verbosity": 2,
+                }
+
     def intake(self) -> Task:
         def action() -> TaskFailed | None:
             url = get_var("url")
@@ -438,9 +450,13 @@ def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
     def task_land() -> Iterator[Task]:
         yield from graph.land()
 
+    def task_refresh() -> Iterator[Task]:
+        yield from graph.refresh()
+
     task_ticket.__doc__, task_plan.__doc__, task_ship.__doc__ = KINDS["ticket"], KINDS["plan"], KINDS["ship"]
     task_status.__doc__ = "Read each merge request's state and checks back from its forge: doit status"
     task_env.__doc__ = "Build a repo's own environment at the tip of its default branch: doit env:REPO"
+    task_refresh.__doc__ = "Move a ticket onto its repos' branch tips: doit refresh:ID, then doit ship"
     task_land.__doc__ = "Merge a shipped ticket's merge requests in plan order: doit land:ID"
     task_eval.__doc__ = (
         "Evaluate the agent's behaviour: doit eval (replay), live=1 trials=K record=1 compare=skills"
@@ -471,6 +487,7 @@ def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
         "task_intake": task_intake,
         "task_eval": task_eval,
         "task_land": task_land,
+        "task_refresh": task_refresh,
     }
 
 

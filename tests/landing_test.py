@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from conftest import Workspace, commit_to, git
 from fake_github import FakeGitHub
@@ -10,7 +11,7 @@ from fake_gitlab import FakeGitLab
 from forges_test import APP, GH_TOKEN, LIB, write_repos
 from forges_test import TOKEN as GL_TOKEN
 from forges_test import setup as gitlab_setup
-from tasks_test import setup
+from tasks_test import SED, setup
 
 
 def shipped(ws: Workspace) -> str:
@@ -136,3 +137,36 @@ def test_gitlab_merge_requests_land_once_their_pipeline_passed(workspace: Worksp
         assert sorted(m["query"]["sha"] for m in merges) == sorted(
             pushed.values()
         )  # bound to the pushed commits
+
+
+def test_refresh_moves_a_patch_onto_a_moved_base_and_runs_the_agent_only_on_a_conflict(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    log = tmp_path / "agent.log"  # outside the worktree, where only an agent not sandboxed writes
+    setup(workspace, run=f"echo $SHIPYARD_REPO >> {log}; {SED}", sandbox=False)
+    assert workspace.doit("ship").returncode == 0
+    lib, app = workspace.remotes / "lib.git", workspace.remotes / "app.git"
+    lib_tip = commit_to(lib, {"NEWS.md": "upstream moved on\n"})  # applies cleanly
+    commit_to(
+        app, {"app/__init__.py": "from lib import old_api\n\n\ndef run(y=0):\n    return old_api(41)\n"}
+    )
+    assert workspace.doit("status").returncode == 0  # says where each base stands
+    rows = json.loads(workspace.state("T-1", "status.json").read_text())["repos"]
+    assert [r["base"] for r in rows] == ["1 behind main: doit refresh:T-1"] * 2
+    run = workspace.doit("refresh:T-1")
+    assert run.returncode == 0, run.out + run.err
+    assert f"lib: re-applied on {lib_tip[:12]}" in run.out and "app: conflict on" in run.out
+    run = workspace.doit("ship")
+    assert run.returncode == 0, run.out + run.err
+    assert log.read_text().split() == ["lib", "app", "app"] or sorted(log.read_text().split()) == [
+        "app",
+        "app",
+        "lib",
+    ]
+    plan = json.loads(workspace.state("T-1", "plan.json").read_text())
+    assert next(r for r in plan["repos"] if r["name"] == "lib")["base"] == lib_tip
+    branch = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())["branch"]
+    assert git(lib, "rev-parse", f"{branch}^") == lib_tip  # the same change, on the new base
+    assert "new_api" in git(lib, "show", f"{branch}:lib/__init__.py")
+    assert "The base moved" in workspace.state("T-1", "app", "prompt.md").read_text()
+    assert workspace.doit("land:T-1").returncode == 0  # and it lands there
