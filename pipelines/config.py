@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipelines import envs, globs, plugins, skills, tickets, yamlfile
 from pipelines.agents import AgentSettings
 from pipelines.errors import InputError
+from pipelines.forges import ForgeSettings
 from pipelines.guard import PROTECTED
 from pipelines.paths import Paths
-from pipelines.plugins import Backend
 from pipelines.yamlfile import KeyPath, dotted, line_of, validate
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -96,7 +96,7 @@ class RepoSettings:
     spec: RepoSpec
     agent: AgentSettings  # the agent backend's Settings
     gates: tuple[GateSpec, ...]
-    forge: Backend  # the forge backend's Settings
+    forge: ForgeSettings  # the forge backend's Settings
     branch_prefix: str
     env: envs.Setting
     budget_usd: float | None  # the ticket's budget as this repo's runs see it (None: no limit)

@@ -53,7 +53,7 @@ def make(change: Change) -> None:
         raise change.fail("land", str(err)) from None
     if landed["state"] != "merged":
         raise change.fail("land", f"waiting: {landed.get('why', 'not mergeable yet')}; land again later")
-    if git.remote_branch(mirror, mr.remote, mr.branch) == mr.commit:
+    if forge.delete_branch and git.remote_branch(mirror, mr.remote, mr.branch) == mr.commit:
         git.delete_branch(mirror, mr.remote, mr.branch, mr.commit)
     write_json(target, {"ticket": tid, "repo": repo, "state": "merged", "commit": landed["commit"],
                         "into": mr.target_branch})  # fmt: skip

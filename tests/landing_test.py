@@ -170,3 +170,15 @@ def test_refresh_moves_a_patch_onto_a_moved_base_and_runs_the_agent_only_on_a_co
     assert "new_api" in git(lib, "show", f"{branch}:lib/__init__.py")
     assert "The base moved" in workspace.state("T-1", "app", "prompt.md").read_text()
     assert workspace.doit("land:T-1").returncode == 0  # and it lands there
+
+
+def test_a_forge_may_keep_the_branch_after_landing(workspace: Workspace) -> None:
+    setup(workspace)
+    text = workspace.root.joinpath("repos.yaml").read_text()
+    workspace.write(
+        "repos.yaml", text.replace("defaults:\n", "defaults:\n  forge: {kind: local, delete_branch: false}\n")
+    )
+    assert workspace.doit("ship").returncode == 0
+    branch = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())["branch"]
+    assert workspace.doit("land:T-1").returncode == 0
+    assert git(workspace.remotes / "lib.git", "branch", "--list", branch).strip() == branch

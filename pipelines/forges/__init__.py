@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipelines.errors import StepError
 from pipelines.files import write_json
+from pipelines.plugins import Backend
 
 T = TypeVar("T")
 
@@ -64,6 +65,11 @@ class Record(BaseModel):
 
     def write(self, path: Path) -> None:
         write_json(path, self.model_dump(mode="json", exclude_none=True))
+
+
+class ForgeSettings(Backend, Protocol):
+    @property
+    def delete_branch(self) -> bool: ...
 
 
 class Forge(Protocol):

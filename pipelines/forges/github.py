@@ -24,6 +24,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["github"]
+    delete_branch: bool = True  # once it landed, the branch goes from the remote
     repo: str  # owner/name
     api_url: str = "https://api.github.com"  # Enterprise: https://HOST/api/v3
     token_env: str = "GITHUB_TOKEN"

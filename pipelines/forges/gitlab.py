@@ -25,6 +25,7 @@ ISSUE = re.compile(r"^/(?P<repo>.+?)/(?:-/)?issues/(?P<iid>\d+)/?$")
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["gitlab"]
+    delete_branch: bool = True  # once it landed, the branch goes from the remote
     url: str = "https://gitlab.com"
     project: str  # "group/name", as in the project's URL
     token_env: str = "GITLAB_TOKEN"

@@ -14,6 +14,7 @@ from pipelines.forges import MergeRequest
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["local"]
+    delete_branch: bool = True  # once it landed, the branch goes from the remote
 
 
 def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
