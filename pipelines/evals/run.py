@@ -178,7 +178,14 @@ def _prompt(
     workspace: Workspace, scenario: Scenario, base: str, names: tuple[str, ...], folder: str | None
 ) -> str:
     ticket = Ticket(id=scenario.name, title=scenario.ticket.title, body=scenario.ticket.body)
-    repo = {"name": scenario.repo_name, "description": "", "base": base, "instructions": "", "after": ()}
+    repo = {
+        "name": scenario.repo_name,
+        "description": "",
+        "base": base,
+        "instructions": "",
+        "after": (),
+        "conflict": "",
+    }
     return templates.render(
         prompts.TEMPLATE, ticket=ticket, repo=repo, siblings=[], skills=[workspace.skills[n] for n in names],
         gates=list(scenario.gates), skills_dir=folder, env=False,
