@@ -8,7 +8,7 @@ from typing import Any
 from pipelines import envs, git, merge_requests, plan, spend, templates
 from pipelines.change import Change, resolve
 from pipelines.config import Workspace
-from pipelines.files import write_atomic, write_json
+from pipelines.files import read_json, write_atomic, write_json
 from pipelines.forges import Record
 from pipelines.gates import GateReport, count
 
@@ -49,6 +49,9 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
                 "env": _env(workspace, repo, gates),
                 "no_env": settings.env == "none",
                 "mr_error": _text(paths.step_error(ticket_id, repo, "mr")),
+                "land": read_json(landed)
+                if (landed := paths.repo_dir(ticket_id, repo) / "land.json").exists()
+                else {},
                 "cost_usd": round(spend.cost(paths.repo_dir(ticket_id, repo)), 6),  # every attempt's
                 "held": paths.failed_run(ticket_id, repo).exists(),  # a failed agent run waits (retries.py)
             }

@@ -39,6 +39,8 @@ def test_a_ticket_lands_in_order_once_and_says_so(workspace: Workspace) -> None:
     assert git(lib, "rev-list", "--count", "main") == "2"  # merged once, not twice
     app = workspace.remotes / "app.git"
     assert "new_api" in git(app, "show", "main:app/__init__.py")
+    report = workspace.state("T-1", "report.md").read_text()
+    assert f"- Landed: merged into `main` at `{landed(workspace, 'app')['commit'][:12]}`" in report
     ticket = workspace.root.joinpath("tickets/T-1.md").read_text()
     assert "status: landed" in ticket and "title: Replace old_api with new_api" in ticket
     assert (
