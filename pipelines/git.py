@@ -356,6 +356,21 @@ def contains(mirror: Path, tip: str, commit: str) -> bool:
     return True
 
 
+def merge_commit(mirror: Path, ours: str, theirs: str, message: str) -> str | None:
+    """A merge commit of `theirs` into `ours`, made without a worktree; None on a conflict."""
+    if rev(mirror, ours) is None:  # the tip must be in the mirror
+        return None
+    try:
+        tree = git(mirror, "merge-tree", "--write-tree", ours, theirs, env=at(mirror)).splitlines()[0]
+    except StepError:
+        return None
+    identity = {} if _has_identity(mirror) else SHIPYARD
+    env = {**at(mirror), **identity}
+    return git(
+        mirror, "commit-tree", tree, "-p", ours, "-p", theirs, "-F", "-", input=message.encode(), env=env
+    )
+
+
 def check_head(mirror: Path, url: str, branch: str, commit: str) -> None:
     """Refuse, in one line, a branch that is no longer at the commit shipyard pushed."""
     head = remote_branch(mirror, url, branch)

@@ -184,3 +184,19 @@ def test_a_forge_may_keep_the_branch_after_landing(workspace: Workspace) -> None
     branch = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())["branch"]
     assert workspace.doit("land:T-1").returncode == 0
     assert git(workspace.remotes / "lib.git", "branch", "--list", branch).strip() == branch
+
+
+def test_a_moved_base_lands_in_a_merge_commit_when_the_forge_says_so(workspace: Workspace) -> None:
+    setup(workspace)
+    text = workspace.root.joinpath("repos.yaml").read_text()
+    workspace.write(
+        "repos.yaml", text.replace("defaults:\n", "defaults:\n  forge: {kind: local, merge: merge-commit}\n")
+    )
+    assert workspace.doit("ship").returncode == 0
+    lib = workspace.remotes / "lib.git"
+    upstream = commit_to(lib, {"NEWS.md": "upstream moved on\n"})
+    run = workspace.doit("land:T-1/lib")
+    assert run.returncode == 0, run.out + run.err
+    parents = git(lib, "rev-list", "--parents", "-n", "1", "main").split()[1:]
+    assert parents[0] == upstream and len(parents) == 2  # the upstream commit, and the pushed change
+    assert "new_api" in git(lib, "show", "main:lib/__init__.py") and git(lib, "show", "main:NEWS.md")

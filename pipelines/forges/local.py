@@ -15,6 +15,9 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     kind: Literal["local"]
     delete_branch: bool = True  # once it landed, the branch goes from the remote
+    # how it lands on a default branch that moved since the base: not at all (refresh first), or
+    # in a merge commit (when the two merge without a conflict)
+    merge: Literal["fast-forward", "merge-commit"] = "fast-forward"
 
 
 def publish(settings: Settings, mr: MergeRequest) -> dict[str, Any]:
@@ -33,11 +36,16 @@ def land(settings: Settings, mr: MergeRequest, record: dict[str, Any]) -> dict[s
     if tip is not None and git.contains(mr.mirror, tip, mr.commit):  # a rerun, or landed by hand
         return {"state": "merged", "commit": tip}
     git.check_head(mr.mirror, mr.remote, mr.branch, mr.commit)
+    landing = mr.commit
     if tip != mr.base:
         moved = f"{mr.target_branch} moved from the base {mr.base[:12]} to {(tip or 'nothing')[:12]}"
-        raise StepError(f"{moved}: refresh the ticket")
-    git.push(mr.mirror, mr.remote, mr.commit, mr.target_branch, tip)
-    return {"state": "merged", "commit": mr.commit}
+        if settings.merge != "merge-commit" or tip is None:
+            raise StepError(f"{moved}: refresh the ticket")
+        landing = git.merge_commit(mr.mirror, tip, mr.commit, f"Merge {mr.branch}\n\n{mr.title}\n")
+        if landing is None:
+            raise StepError(f"{moved}, and the change conflicts with it: refresh the ticket")
+    git.push(mr.mirror, mr.remote, landing, mr.target_branch, tip)  # only if it is still at `tip`
+    return {"state": "merged", "commit": landing}
 
 
 def status(settings: Settings, record: dict[str, Any]) -> dict[str, Any]:
