@@ -83,6 +83,12 @@ class FakeGitLab(LocalServer):
             return 200, found
         if rest == ["merge_requests"] and method == "POST":
             return self._create(project, body)
+        if len(rest) == 3 and rest[0] == "merge_requests" and rest[2] == "approvals" and method == "GET":
+            mr = next((m for m in self.merge_requests[project] if str(m["iid"]) == rest[1]), None)
+            if mr is None:
+                return 404, {"message": "404 Not found"}
+            left = mr.get("approvals_left", 0)
+            return 200, {"id": mr["id"], "iid": mr["iid"], "approved": left == 0, "approvals_left": left}
         if len(rest) == 3 and rest[0] == "merge_requests" and rest[2] == "merge" and method == "PUT":
             mr = next((m for m in self.merge_requests[project] if str(m["iid"]) == rest[1]), None)
             if mr is None or mr["state"] != "opened":

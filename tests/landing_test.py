@@ -116,7 +116,7 @@ def test_github_pull_requests_land_in_order_once_approved_and_green(workspace: W
         assert "status: landed" in workspace.root.joinpath("tickets/T-1.md").read_text()
 
 
-def test_gitlab_merge_requests_land_once_their_pipeline_passed(workspace: Workspace) -> None:
+def test_gitlab_merge_requests_land_once_approved_and_their_pipeline_passed(workspace: Workspace) -> None:
     with FakeGitLab(token=GL_TOKEN, projects=("group/lib", "group/app")) as gitlab:
         gitlab_setup(workspace, gitlab)
         env = {"GITLAB_TOKEN": GL_TOKEN}
@@ -125,9 +125,12 @@ def test_gitlab_merge_requests_land_once_their_pipeline_passed(workspace: Worksp
             r: json.loads(workspace.state("T-1", r, "mr.json").read_text())["commit"] for r in ("lib", "app")
         }
         for repo, sha in pushed.items():
-            gitlab.set_merge_request(
-                f"group/{repo}", 1, sha=sha, head_pipeline={"id": 1, "status": "running"}
-            )
+            gitlab.set_merge_request(f"group/{repo}", 1, sha=sha, approvals_left=1)
+        run = workspace.doit("land:T-1", env=env)
+        assert run.returncode != 0 and "land: waiting: it needs 1 more approval" in run.out + run.err
+        for repo in pushed:
+            running = {"id": 1, "status": "running"}
+            gitlab.set_merge_request(f"group/{repo}", 1, approvals_left=0, head_pipeline=running)
         run = workspace.doit("land:T-1", env=env)
         assert run.returncode != 0 and "land: waiting: its pipeline is still running" in run.out + run.err
         for repo in pushed:

@@ -101,6 +101,9 @@ def land(settings: Settings, mr: MergeRequest, record: dict[str, Any]) -> dict[s
         if head and head != mr.commit:
             said = f"is at {head[:12]}, not the {mr.commit[:12]} shipyard pushed"
             raise StepError(f"branch {mr.branch} {said}; someone changed it: land it by hand")
+        left = found.approvals.get(**ONCE).attributes.get("approvals_left") or 0  # the project's own rules
+        if left:
+            return {"state": "waiting", "why": f"it needs {left} more approval{'s' if left > 1 else ''}"}
         pipeline = (found.attributes.get("head_pipeline") or {}).get("status")
         if pipeline in ("created", "pending", "running", "waiting_for_resource", "preparing"):
             return {"state": "waiting", "why": "its pipeline is still running"}
