@@ -203,3 +203,36 @@ def test_a_moved_base_lands_in_a_merge_commit_when_the_forge_says_so(workspace: 
     parents = git(lib, "rev-list", "--parents", "-n", "1", "main").split()[1:]
     assert parents[0] == upstream and len(parents) == 2  # the upstream commit, and the pushed change
     assert "new_api" in git(lib, "show", "main:lib/__init__.py") and git(lib, "show", "main:NEWS.md")
+
+
+def test_three_repos_in_order_the_middle_failing_its_checks_lands_the_first_only(
+    workspace: Workspace,
+) -> None:
+    names = ("lib", "app", "tool")
+    remotes = {
+        name: workspace.remote(name, {f"{name}.py": "def old_api():\n    return 1\n"}) for name in names
+    }
+    with FakeGitHub(token=GH_TOKEN, remotes={f"acme/{n}": r for n, r in remotes.items()}) as github:
+        forge = f"kind: github, api_url: '{github.url}', timeout: 2, backoff: 0.05"
+        uses = {"lib": "[]", "app": "[{name: ruff, uses: [lib]}]", "tool": "[{name: ruff, uses: [app]}]"}
+        lines = [
+            f"  {n}: {{url: {remotes[n]}, gates: {uses[n]}, forge: {{{forge}, repo: acme/{n}}}}}"
+            for n in names
+        ]
+        sed = "sed -i s/old_api/new_api/ *.py"
+        defaults = f'defaults:\n  agent: {{kind: command, run: "{sed}"}}\n  env: none\n'
+        workspace.write("repos.yaml", defaults + "repos:\n" + "\n".join(lines) + "\n")
+        workspace.write(
+            "tickets/T-1.md", "---\nid: T-1\ntitle: New api\nrepos: [tool, app, lib]\n---\nRename.\n"
+        )
+        env = {"GITHUB_TOKEN": GH_TOKEN}
+        assert workspace.doit("ship", env=env).returncode == 0
+        plan = json.loads(workspace.state("T-1", "plan.json").read_text())
+        assert [r["name"] for r in plan["repos"]] == ["lib", "app", "tool"]  # each after what it uses
+        for name, state in zip(names, ("success", "failure", "success"), strict=True):
+            github.statuses[github.pulls(f"acme/{name}")[0]["sha"]] = [{"state": state, "context": "ci"}]
+        run = workspace.doit("land:T-1", env=env)
+        assert run.returncode != 0
+        assert "T-1/app: land: its checks failed on" in run.out + run.err
+        assert [github.pulls(f"acme/{n}")[0]["merged"] for n in names] == [True, False, False]
+        assert "land:T-1/tool" not in run.executed  # it comes after app: it waits
