@@ -71,17 +71,6 @@ def test_a_branch_someone_else_moved_does_not_land(workspace: Workspace) -> None
     assert "land:T-1/app" not in run.executed  # it comes after lib: it waits
 
 
-def test_a_moved_base_does_not_land_and_says_to_refresh(workspace: Workspace) -> None:
-    shipped(workspace)
-    commit_to(workspace.remotes / "lib.git", {"NEWS.md": "upstream moved on\n"})
-    run = workspace.doit("land:T-1/lib")
-    assert run.returncode != 0
-    assert (
-        "T-1/lib: land: main moved from the base" in run.out + run.err
-        and "refresh the ticket" in run.out + run.err
-    )
-
-
 def test_github_pull_requests_land_in_order_once_approved_and_green(workspace: Workspace) -> None:
     lib, app = workspace.remote("lib", LIB), workspace.remote("app", APP)
     with FakeGitHub(token=GH_TOKEN, remotes={"acme/lib": lib, "acme/app": app}) as github:
@@ -155,6 +144,9 @@ def test_refresh_moves_a_patch_onto_a_moved_base_and_runs_the_agent_only_on_a_co
     commit_to(
         app, {"app/__init__.py": "from lib import old_api\n\n\ndef run(y=0):\n    return old_api(41)\n"}
     )
+    run = workspace.doit("land:T-1/lib")  # a moved base does not land as it is
+    assert run.returncode != 0 and "T-1/lib: land: main moved from the base" in run.out + run.err
+    assert "refresh the ticket" in run.out + run.err
     assert workspace.doit("status").returncode == 0  # says where each base stands
     rows = json.loads(workspace.state("T-1", "status.json").read_text())["repos"]
     assert [r["base"] for r in rows] == ["1 behind main: doit refresh:T-1"] * 2
@@ -177,24 +169,13 @@ def test_refresh_moves_a_patch_onto_a_moved_base_and_runs_the_agent_only_on_a_co
     assert workspace.doit("land:T-1").returncode == 0  # and it lands there
 
 
-def test_a_forge_may_keep_the_branch_after_landing(workspace: Workspace) -> None:
+def test_a_moved_base_lands_in_a_merge_commit_and_the_branch_stays_if_the_forge_says_so(
+    workspace: Workspace,
+) -> None:
     setup(workspace)
     text = workspace.root.joinpath("repos.yaml").read_text()
-    workspace.write(
-        "repos.yaml", text.replace("defaults:\n", "defaults:\n  forge: {kind: local, delete_branch: false}\n")
-    )
-    assert workspace.doit("ship").returncode == 0
-    branch = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())["branch"]
-    assert workspace.doit("land:T-1").returncode == 0
-    assert git(workspace.remotes / "lib.git", "branch", "--list", branch).strip() == branch
-
-
-def test_a_moved_base_lands_in_a_merge_commit_when_the_forge_says_so(workspace: Workspace) -> None:
-    setup(workspace)
-    text = workspace.root.joinpath("repos.yaml").read_text()
-    workspace.write(
-        "repos.yaml", text.replace("defaults:\n", "defaults:\n  forge: {kind: local, merge: merge-commit}\n")
-    )
+    forge = "{kind: local, merge: merge-commit, delete_branch: false}"
+    workspace.write("repos.yaml", text.replace("defaults:\n", f"defaults:\n  forge: {forge}\n"))
     assert workspace.doit("ship").returncode == 0
     lib = workspace.remotes / "lib.git"
     upstream = commit_to(lib, {"NEWS.md": "upstream moved on\n"})
@@ -203,6 +184,8 @@ def test_a_moved_base_lands_in_a_merge_commit_when_the_forge_says_so(workspace: 
     parents = git(lib, "rev-list", "--parents", "-n", "1", "main").split()[1:]
     assert parents[0] == upstream and len(parents) == 2  # the upstream commit, and the pushed change
     assert "new_api" in git(lib, "show", "main:lib/__init__.py") and git(lib, "show", "main:NEWS.md")
+    branch = json.loads(workspace.state("T-1", "lib", "mr.json").read_text())["branch"]
+    assert git(lib, "branch", "--list", branch).strip() == branch  # delete_branch: false keeps it
 
 
 def test_three_repos_in_order_the_middle_failing_its_checks_lands_the_first_only(
