@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -164,9 +163,10 @@ def test_the_spend_is_intact_after_a_kill_during_a_run(workspace: Workspace) -> 
     # the gate fails whatever the agent did: a repair round starts, and the kill lands in it
     failing = "[{name: check, kind: command, run: 'false'}]"
     setup(workspace, agent="{kind: claude-code, repair_rounds: 1}", gates=failing)
-    released = threading.Event()
+    asked, released = threading.Event(), threading.Event()
 
     def held(request: dict) -> list:
+        asked.set()  # the repair round's run has started: its attempt is recorded as started
         released.wait(60)
         return [text("Too late.")]
 
@@ -176,10 +176,7 @@ def test_the_spend_is_intact_after_a_kill_during_a_run(workspace: Workspace) -> 
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
-            deadline = time.monotonic() + 60
-            while not workspace.state("T-1", "lib", "attempts", "2", "usage.json").exists():
-                assert time.monotonic() < deadline and proc.poll() is None, "the repair round never started"
-                time.sleep(0.02)
+            assert asked.wait(60), "the repair round never asked the model"
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         finally:
