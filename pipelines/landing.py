@@ -43,10 +43,8 @@ def make(change: Change) -> None:
         remote_head=None, commit=record.commit or "", base=change.base, title=record.title or "",
         body=record.body or "", target_branch=change.entry.default_branch,
     )  # fmt: skip
-    if (record.forge or forge.kind) != forge.kind:
-        raise change.fail(
-            "land", f"opened on {record.forge}; repos.yaml now says {forge.kind}: ship to move it"
-        )
+    if moved := record.moved(forge.kind):
+        raise change.fail("land", moved)
     try:
         landed = plugins.forge(forge.kind).land(forge, mr, record.model_dump())
     except StepError as err:

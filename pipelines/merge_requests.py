@@ -90,7 +90,7 @@ def link(changes: list[Change], records: dict[str, Record]) -> list[dict[str, An
         links_text = templates.render(LINKS_TEMPLATE, siblings=siblings, order=order)
         body = f"{checks}\n{links_text}{rule}{footer}" if rule else record.body + links_text
         forge = change.settings.forge
-        if (record.forge or forge.kind) != forge.kind:
+        if record.moved(forge.kind):
             continue  # repos.yaml moved it to another forge: its mr step publishes it there first
         try:
             plugins.forge(forge.kind).describe(forge, record.model_dump(), body)

@@ -64,7 +64,7 @@ def plan(
         repos=[{"name": r, "description": workspace.repos[r].description, "tree": trees[r]} for r in bases],
     ))  # fmt: skip
     agent = plugins.agent(settings.kind)
-    job = _job(workspace, folder, prompt, list(trees.values()))
+    job = _job(workspace, folder, prompt, list(trees.values()), settings.kind)
     cost, why = 0.0, ""
     for turn in (1, 2):
         attempt = spend.begin(folder, "planner")
@@ -119,11 +119,11 @@ def order(after: Mapping[str, Sequence[str]]) -> list[str]:
     return done
 
 
-def _job(workspace: Workspace, folder: Path, prompt: Path, trees: list[Path]) -> Job:
+def _job(workspace: Workspace, folder: Path, prompt: Path, trees: list[Path], kind: str) -> Job:
     """A read-only run in a scratch folder holding the planner skill; the trees readable."""
     scratch, home = folder / "scratch", folder / "home"
     shutil.rmtree(scratch, ignore_errors=True)
-    skills_dir = scratch / ".claude" / "skills" / "planner"
+    skills_dir = scratch / (plugins.agent(kind).SKILLS_DIR or ".skills") / "planner"  # where it reads
     skills_dir.mkdir(parents=True)
     shutil.copyfile(SKILL, skills_dir / "SKILL.md")
     env = worktrees.fresh_home(home)

@@ -26,8 +26,8 @@ def make(workspace: Workspace, ticket_id: str) -> None:
         row = {"repo": change.repo, "url": record.url, "branch": record.branch, "state": record.state,
                "checks": "none"}  # fmt: skip
         forge = change.settings.forge
-        if (record.forge or forge.kind) != forge.kind:  # repos.yaml moved it to another forge
-            row["checks"] = f"opened on {record.forge}; repos.yaml now says {forge.kind}: ship to move it"
+        if moved := record.moved(forge.kind):
+            row["checks"] = moved
         elif record.state == "open":
             row.update(plugins.forge(forge.kind).status(forge, record.model_dump()))
         row["base"] = _behind(workspace, change)

@@ -63,6 +63,12 @@ class Record(BaseModel):
     def read(cls, path: Path) -> Record:
         return cls.model_validate_json(path.read_bytes())
 
+    def moved(self, kind: str) -> str | None:
+        """Why this merge request is not the forge's `kind` any more (repos.yaml moved it), if so."""
+        if (self.forge or kind) == kind:
+            return None
+        return f"opened on {self.forge}; repos.yaml now says {kind}: ship to move it"
+
     def write(self, path: Path) -> None:
         write_json(path, self.model_dump(mode="json", exclude_none=True))
 
