@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -183,7 +184,7 @@ def claude_job(folder: Path, prompt: str) -> Job:
 def test_a_recording_through_the_proxy_replays_to_the_same_run_and_goes_stale_when_the_prompt_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-0123456789")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
     monkeypatch.setenv("CLAUDE_CODE_MAX_RETRIES", "0")
     settings = claude_code.Settings(kind="claude-code", max_turns=5)
     first = claude_job(tmp_path / "live", "Set x to 2 in app.py.")
@@ -191,33 +192,32 @@ def test_a_recording_through_the_proxy_replays_to_the_same_run_and_goes_stale_wh
     edit = tool("Edit", file_path=path, old_string="x = 1", new_string="x = 2")
     script = [[tool("Read", file_path=path)], [edit], [text("Done.")]]
     with FakeAnthropic(script) as model:
-        traffic = replay.Traffic(str(first.worktree), upstream=model.url)
-        with replay.serve(traffic) as url:
-            monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
-            assert claude_code.run(settings, first).ok
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", model.url)  # the proxy forwards there, and records
+        traffic = replay.Traffic(str(first.worktree), live=True)
+        assert claude_code.run(settings, replace(first, model=traffic.answer)).ok
+    assert API_KEY in model.seen_headers() and "placeholder" not in model.seen_headers()
     recording = tmp_path / "s.pass.jsonl"
     replay.save(recording, traffic)
     assert (first.worktree / "app.py").read_text() == "x = 2\n"
     assert str(tmp_path) not in recording.read_text()  # the run's folder is a placeholder
+    assert API_KEY not in recording.read_text()
 
+    monkeypatch.delenv("ANTHROPIC_API_KEY")  # a replay needs no key
     again = claude_job(tmp_path / "replay", "Set x to 2 in app.py.")
     traffic = replay.Traffic(str(again.worktree), replay.load(recording))
-    with replay.serve(traffic) as url:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
-        assert claude_code.run(settings, again).ok
+    assert claude_code.run(settings, replace(again, model=traffic.answer)).ok
     assert traffic.stale is None and (again.worktree / "app.py").read_text() == "x = 2\n"
     calls = trajectory.read(again.transcript).calls
     assert [c.tool for c in calls] == ["Read", "Edit"]
 
     changed = claude_job(tmp_path / "changed", "Set x to 3 in app.py.")
     traffic = replay.Traffic(str(changed.worktree), replay.load(recording))
-    with replay.serve(traffic) as url:
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", url)
-        assert not claude_code.run(settings, changed).ok
+    assert not claude_code.run(settings, replace(changed, model=traffic.answer)).ok
     assert traffic.stale == "turn 1: the prompt changed since it was recorded"
     assert (changed.worktree / "app.py").read_text() == "x = 1\n"
 
 
+API_KEY = "sk-ant-test-0123456789"
 CALC = {"calc.py": "def add(a, b):\n    return a - b\n"}
 SED = "sed -i s/a\\\\ -\\\\ b/a\\\\ +\\\\ b/ calc.py"
 

@@ -18,6 +18,8 @@ class ScriptedServer(LocalServer):
     def __init__(self, turns: list[Any]) -> None:
         self.turns = list(turns)
         self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []  # each request's headers (names in lower case), in order
+        self.bodies: list[bytes] = []  # each request's body, agent turn or not
         self._lock = threading.Lock()
         super().__init__()
 
@@ -28,6 +30,10 @@ class ScriptedServer(LocalServer):
     def seen(self) -> str:
         """Everything the agent sent, as one text: for asserting what reached the model."""
         return json.dumps(self.requests)
+
+    def seen_headers(self) -> str:
+        """Every header the agent's requests arrived with, as one text."""
+        return json.dumps(self.headers)
 
     def next_turn(self, request: dict, default: Any) -> Any:
         with self._lock:
@@ -51,7 +57,10 @@ class ScriptedServer(LocalServer):
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                server.answer(json.loads(self.rfile.read(int(self.headers["content-length"]))), self)
+                body = self.rfile.read(int(self.headers["content-length"]))
+                server.headers.append({k.lower(): v for k, v in self.headers.items()})
+                server.bodies.append(body)
+                server.answer(json.loads(body), self)
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -5,12 +5,12 @@ its `Settings` model, `run(settings, job)` and `resume(settings, job, session)` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from pipelines.plugins import Backend
+from pipelines.proxy import Answer
 from pipelines.sandbox import Box
 
 
@@ -46,14 +46,14 @@ class Job:
     guard_log: Path | None = None  # where the guard hook records refusals
     protected: tuple[str, ...] = ()  # paths the repo protects
     read_only: bool = False  # a planner or reviewer: it reads and answers, it changes nothing
-    # where the model is, over what shipyard reads from its own environment: an eval's replay
-    # server or recording proxy (ANTHROPIC_BASE_URL and a key; Codex's key variable)
-    model_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # what answers the model's requests instead of the API (an eval's replay or recording); the
+    # agent reaches it, like the API, only through the model proxy
+    model: Answer | None = field(default=None, repr=False)
 
     @property
-    def hook_writes(self) -> list[Path]:
-        """What the guard hook, in the sandbox with the agent, appends to."""
-        return [self.guard_log] if self.guard_log is not None else []
+    def proxy_log(self) -> Path:
+        """Every request the agent sent through the model proxy, beside its transcript."""
+        return self.transcript.with_name("proxy.jsonl")
 
 
 @dataclass(frozen=True)

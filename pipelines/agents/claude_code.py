@@ -2,7 +2,9 @@
 
 The guard runs as a PreToolUse hook given with `--settings`; `--setting-sources user` keeps the
 repo's own `.claude/settings*.json` (and so any hook of its own, or a switch that turns ours off)
-out, and HOME is shipyard's, so the user settings are empty.
+out, and HOME is shipyard's, so the user settings are empty. The CLI has no network: it reaches
+its API through the model proxy (`ANTHROPIC_BASE_URL` inside is the bridge's), holding a
+placeholder key; the proxy adds the user's.
 """
 
 from __future__ import annotations
@@ -12,20 +14,23 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines import guard, streams, tools
+from pipelines import guard, proxy, streams, tools
 from pipelines.agents import Job, Result
 
 USES_ENV: bool = True  # it runs the repo's tests in the repo's own env
 SKILLS_DIR: str | None = ".claude/skills"
 # The model credentials a user may configure; nothing else of the user's environment passes.
 CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
-SETTINGS = ("ANTHROPIC_BASE_URL", "CLAUDE_CODE_MAX_RETRIES", "API_TIMEOUT_MS")
+SETTINGS = ("CLAUDE_CODE_MAX_RETRIES", "API_TIMEOUT_MS")  # passed on as the user set them
+ANTHROPIC = "https://api.anthropic.com"
+API_PATHS = ("/v1/messages", "/v1/messages/count_tokens")  # all the proxy lets the CLI ask
 READS = ("Read", "Glob", "Grep")  # all a planner or a reviewer may do
 WRITES = ("Bash", "Edit", "MultiEdit", "Write", "NotebookEdit", "WebFetch", "WebSearch")
 RETRYABLE = (408, 409, 429)  # statuses under 500 that are worth another try (429: too many requests)
@@ -68,22 +73,23 @@ def run(settings: Settings, job: Job) -> Result:
     exe = binary()
     if exe is None:
         return Result(False, None, 0.0, "the claude CLI is not installed; pip install claude-agent-sdk")
-    given = {**os.environ, **job.model_env}
-    if not any(given.get(name) for name in CREDENTIALS):  # its HOME is shipyard's: no login there
+    found = route(os.environ)
+    if found is None and job.model is None:  # its HOME is shipyard's: no login there
         return Result(False, None, 0.0, f"no model credentials: export {' or '.join(CREDENTIALS)}")
-    env = {
-        **job.env,
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_AUTOUPDATER": "1",
-    }
-    env.update((name, given[name]) for name in (*CREDENTIALS, *SETTINGS) if name in given)
+    api, held = found or (proxy.Route(ANTHROPIC, API_PATHS), {"ANTHROPIC_API_KEY": proxy.PLACEHOLDER})
+    env = {**job.env, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1", **held}
+    env.update((name, os.environ[name]) for name in SETTINGS if name in os.environ and name not in env)
     secrets = [os.environ[name] for name in CREDENTIALS if os.environ.get(name)]
     tools, mode = (READS, "default") if job.read_only else (settings.tools, "acceptEdits")
     # beside the transcript: outside the worktree, and read-only in the sandbox
-    with tempfile.TemporaryDirectory(prefix=".claude-settings-", dir=job.transcript.parent) as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix=".claude-settings-", dir=job.transcript.parent) as tmp,
+        proxy.serve(api, job.proxy_log, job.guard_log, sandboxed=job.box.enabled, answer=job.model) as door,
+    ):
         hooks = Path(tmp) / "settings.json"
-        hooks.write_text(json.dumps(_hook_settings(job)))
-        box = job.box.allow(readable=[hooks], writable=job.hook_writes, network=True)
+        hooks.write_text(json.dumps(_hook_settings(job, door.guard)))
+        env["ANTHROPIC_BASE_URL"] = door.url
+        box = job.box.allow(readable=[hooks, door.folder], network=False)
         argv = [
             exe, "-p", "--output-format", "stream-json", "--verbose",
             "--max-turns", str(settings.max_turns), "--permission-mode", mode,
@@ -96,13 +102,26 @@ def run(settings: Settings, job: Job) -> Result:
             argv += ["--model", settings.model]
         started = time.monotonic()
         code, events, tail = streams.run_json_lines(
-            argv, box, env, settings.timeout, job.transcript, secrets, stdin=job.prompt
+            door.wrap(argv), box, env, settings.timeout, job.transcript, secrets, stdin=job.prompt
         )
     return _result(settings, code, events, tail, round(time.monotonic() - started, 3))
 
 
-def _hook_settings(job: Job) -> dict[str, Any]:
-    hook = {"type": "command", "command": guard.hook_command(job.worktree, job.guard_log, job.protected)}
+def route(given: Mapping[str, str]) -> tuple[proxy.Route, dict[str, str]] | None:
+    """The model proxy's route (the API and the credential it adds) and the placeholder the agent
+    holds instead; None when no credential is set."""
+    upstream = given.get("ANTHROPIC_BASE_URL") or ANTHROPIC
+    for name in CREDENTIALS:
+        if value := given.get(name):
+            header = (
+                {"x-api-key": value} if name == "ANTHROPIC_API_KEY" else {"authorization": f"Bearer {value}"}
+            )
+            return proxy.Route(upstream, API_PATHS, header), {name: proxy.PLACEHOLDER}
+    return None
+
+
+def _hook_settings(job: Job, report: Path) -> dict[str, Any]:
+    hook = {"type": "command", "command": guard.hook_command(job.worktree, report, job.protected)}
     return {"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [hook]}]}}
 
 

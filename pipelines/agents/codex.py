@@ -3,6 +3,8 @@
 The config names the model provider and turns the update check off; the guard is its PreToolUse
 hook (Codex keeps Claude Code's hook contract). CODEX_HOME is a temporary folder, so Codex's own
 session files (which would hold whatever the agent's shells printed) never land in state/.
+Codex has no network: its provider's `base_url` is the model proxy's bridge, and its key variable
+holds a placeholder; the proxy adds the user's key on the way to `base_url`.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import os
 import re
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines import guard, streams, tools
+from pipelines import guard, proxy, streams, tools
 from pipelines.agents import Job, Result
 
 USES_ENV: bool = True  # it runs the repo's tests in the repo's own env
@@ -43,6 +46,9 @@ class Settings(BaseModel):
     inputs: ClassVar[tuple[str, ...]] = ()
 
 
+API_PATHS = ("/responses",)  # below `base_url`: all the proxy lets Codex ask
+
+
 def binary() -> str | None:
     """`codex` from PATH, else the one `npm ci` installed beside shipyard."""
     found = tools.which("codex")
@@ -52,16 +58,16 @@ def binary() -> str | None:
     return str(local) if local.exists() else None
 
 
-def config_toml(settings: Settings, job: Job) -> str:
+def config_toml(settings: Settings, job: Job, url: str, report: Path) -> str:
     provider = {
         "name": "shipyard",
-        "base_url": settings.base_url,
+        "base_url": url,  # the model proxy, which alone reaches `settings.base_url`
         "wire_api": "responses",
         "env_key": settings.api_key_env,
         "request_max_retries": 0,
         "stream_max_retries": 0,
     }
-    hook = {"type": "command", "command": guard.hook_command(job.worktree, job.guard_log, job.protected)}
+    hook = {"type": "command", "command": guard.hook_command(job.worktree, report, job.protected)}
     lines = [
         f"model = {json.dumps(settings.model)}",
         'model_provider = "shipyard"',
@@ -78,6 +84,12 @@ def config_toml(settings: Settings, job: Job) -> str:
     return "\n".join(lines) + "\n"
 
 
+def route(settings: Settings, key: str) -> proxy.Route:
+    """Where the model proxy sends Codex's requests (its `base_url`), with the key it adds."""
+    prefix = urllib.parse.urlsplit(settings.base_url).path.rstrip("/")
+    return proxy.Route(settings.base_url, API_PATHS, {"authorization": f"Bearer {key}"}, prefix=prefix)
+
+
 def resume(settings: Settings, job: Job, session: str | None) -> Result:
     """A repair round: a new session told the ticket's prompt and the failing gate reports."""
     return run(settings, job)
@@ -87,15 +99,19 @@ def run(settings: Settings, job: Job) -> Result:
     exe = binary()
     if exe is None:
         return Result(False, None, 0.0, "the codex CLI is not installed; run `npm ci` in shipyard's checkout")
-    key = job.model_env.get(settings.api_key_env) or os.environ.get(settings.api_key_env)
-    if not key:
+    key = os.environ.get(settings.api_key_env, "")
+    if not key and job.model is None:
         return Result(False, None, 0.0, f"{settings.api_key_env} is not set; Codex needs the model's key")
+    api = route(settings, key)
     # in the sandbox's HOME (not under TMPDIR, where Codex refuses to work); its config read-only
-    with tempfile.TemporaryDirectory(prefix=".codex-", dir=job.env["HOME"]) as home:
+    with (
+        tempfile.TemporaryDirectory(prefix=".codex-", dir=job.env["HOME"]) as home,
+        proxy.serve(api, job.proxy_log, job.guard_log, sandboxed=job.box.enabled, answer=job.model) as door,
+    ):
         config = Path(home) / "config.toml"
-        config.write_text(config_toml(settings, job))
-        env = {**job.env, "CODEX_HOME": home, settings.api_key_env: key}
-        box = job.box.allow(writable=[Path(home), *job.hook_writes], readable=[config], network=True)
+        config.write_text(config_toml(settings, job, door.url, door.guard))
+        env = {**job.env, "CODEX_HOME": home, settings.api_key_env: proxy.PLACEHOLDER}
+        box = job.box.allow(writable=[Path(home)], readable=[config, door.folder], network=False)
         argv = [
             exe, "exec", "--json", "-s", "read-only" if job.read_only else "workspace-write",
             "--skip-git-repo-check",
@@ -104,7 +120,13 @@ def run(settings: Settings, job: Job) -> Result:
         ]  # fmt: skip
         started = time.monotonic()
         code, events, tail = streams.run_json_lines(
-            argv, box, env, settings.timeout, job.transcript, [key], stdin=job.prompt
+            door.wrap(argv),
+            box,
+            env,
+            settings.timeout,
+            job.transcript,
+            [key] if key else [],
+            stdin=job.prompt,
         )
     return _result(settings, code, events, tail, round(time.monotonic() - started, 3))
 

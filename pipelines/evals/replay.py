@@ -1,5 +1,5 @@
-"""Recorded model traffic: a server on 127.0.0.1 that answers the real `claude` or `codex` CLI from
-a recording, and a proxy that makes one from live traffic.
+"""Recorded model traffic: what answers the real `claude` or `codex` CLI from a recording, through
+the model proxy every agent run goes through, or records live traffic as the proxy forwards it.
 
 A recording (`<scenario>.<kind>.jsonl`) is one exchange per line: what identifies the request
 (the tools offered; for the first, the prompt too) and the server-sent events that answered it.
@@ -13,17 +13,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-import urllib.error
-import urllib.request
-from collections.abc import Generator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from pipelines import proxy
+
 WORK = "{{WORK}}"
 REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
-FORWARDED = ("content-type", "x-api-key", "authorization", "anthropic-version", "anthropic-beta")
 
 
 def fingerprint(request: dict[str, Any], first: bool, work: str) -> dict[str, Any]:
@@ -54,30 +50,34 @@ def agent_turn(request: dict[str, Any]) -> bool:
 
 
 class Traffic:
-    """One run's exchanges with the model, replayed or recorded."""
+    """One run's exchanges with the model, replayed or recorded: the model proxy's `answer`."""
 
-    def __init__(self, work: str, recording: list[dict[str, Any]] | None = None, upstream: str = "") -> None:
-        self.work, self.upstream = work, upstream.rstrip("/")
+    def __init__(self, work: str, recording: list[dict[str, Any]] | None = None, live: bool = False) -> None:
+        self.work, self.live = work, live
         self.recording = recording or []
         self.recorded: list[dict[str, Any]] = []
         self.stale: str | None = None  # why the recording no longer fits
         self.turn = 0
         self._lock = threading.Lock()
 
-    def answer(self, path: str, headers: Any, body: bytes) -> tuple[int, bytes]:
-        request = json.loads(body)
+    def answer(self, path: str, body: bytes, forward: proxy.Forward) -> proxy.Reply:
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return proxy.error(400, "the request is not JSON")
         if not agent_turn(request):
-            return 200, _sse(_small_talk(request.get("model", "model")))
+            return _events(_small_talk(request.get("model", "model")))
         with self._lock:
             first, self.turn = self.turn == 0, self.turn + 1
             index = self.turn - 1
         wanted = fingerprint(request, first, self.work)
-        if self.upstream:
-            status, raw = self._forward(path, headers, body)
+        if self.live:
+            reply = forward()
+            raw = b"".join(reply.chunks)
             events = [json.loads(line[6:]) for line in raw.decode().splitlines() if line.startswith("data: ")]
             text = json.dumps(events).replace(self.work, WORK)
-            self.recorded.append({"request": wanted, "status": status, "events": json.loads(text)})
-            return status, raw
+            self.recorded.append({"request": wanted, "status": reply.status, "events": json.loads(text)})
+            return proxy.Reply(reply.status, reply.content_type, [raw], reply.headers)
         if index >= len(self.recording):
             return self._stale(f"the CLI asked a turn more than the {len(self.recording)} recorded")
         exchange = self.recording[index]
@@ -87,47 +87,12 @@ class Traffic:
                 f"turn {index + 1}: the {' and the '.join(changed)} changed since it was recorded"
             )
         events = json.loads(json.dumps(exchange["events"]).replace(WORK, self.work))
-        return exchange.get("status", 200), _sse(events)
+        status = exchange.get("status", 200)
+        return _events(events) if status == 200 else proxy.Reply(status, "application/json", [_sse(events)])
 
-    def _stale(self, why: str) -> tuple[int, bytes]:
+    def _stale(self, why: str) -> proxy.Reply:
         self.stale = self.stale or why
-        error = {"type": "error", "error": {"type": "api_error", "message": f"stale recording: {why}"}}
-        return 500, json.dumps(error).encode()
-
-    def _forward(self, path: str, headers: Any, body: bytes) -> tuple[int, bytes]:
-        sent = {k: v for k, v in headers.items() if k.lower() in FORWARDED}
-        request = urllib.request.Request(self.upstream + path, data=body, headers=sent, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=600) as answer:
-                return answer.status, answer.read()
-        except urllib.error.HTTPError as err:
-            return err.code, err.read()
-
-
-@contextmanager
-def serve(traffic: Traffic) -> Generator[str]:
-    """A server on 127.0.0.1 for `traffic`; yields its base URL (the API's, without /v1)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            status, data = traffic.answer(self.path, self.headers, body)
-            self.send_response(status)
-            self.send_header("content-type", "text/event-stream" if status == 200 else "application/json")
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+        return proxy.error(500, f"stale recording: {why}")
 
 
 def load(path: Path) -> list[dict[str, Any]]:
@@ -136,6 +101,10 @@ def load(path: Path) -> list[dict[str, Any]]:
 
 def save(path: Path, traffic: Traffic) -> None:
     path.write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in traffic.recorded))
+
+
+def _events(events: list[dict[str, Any]]) -> proxy.Reply:
+    return proxy.Reply(200, "text/event-stream", [_sse(events)])
 
 
 def _sse(events: list[dict[str, Any]]) -> bytes:

@@ -74,7 +74,6 @@ def _replay(workspace: Workspace, scenario: scenarios.Scenario, path: Path) -> d
 
 def _live(workspace: Workspace, scenario: scenarios.Scenario, path: Path, mode: Mode) -> dict[str, Any]:
     k = mode.trials or scenario.trials
-    kind = scenario.agent.get("kind", "claude-code")
     variants = [("with", None)] + ([("without", ())] if mode.compare_skills and scenario.skills else [])
     outcome: dict[str, Any] = {}
     for variant, skills in variants:
@@ -86,9 +85,8 @@ def _live(workspace: Workspace, scenario: scenarios.Scenario, path: Path, mode: 
                 why = f"spent {spent:.2f} of {budget:.2f} USD (budget_usd); trial {number} not started"
                 return {"status": "error", "why": why, "k": k}
             where = folder(workspace, scenario.key) / f"live-{variant}-{number}"
-            upstream = run.live_upstream(kind)
             trial, traffic = run.trial(
-                workspace, scenario, path, where, f"live-{number}", upstream=upstream, skills=skills
+                workspace, scenario, path, where, f"live-{number}", live=True, skills=skills
             )
             trials.append(trial)
             if mode.record and variant == "with":

@@ -4,7 +4,6 @@ or by the model through a recording proxy (live); then its trajectory and outcom
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,9 +20,6 @@ from pipelines.gates import GateJob, GateReport, Report, review
 from pipelines.guard import PROTECTED
 from pipelines.tickets import Ticket
 from pipelines.yamlfile import validate
-
-ANTHROPIC = "https://api.anthropic.com"
-REPLAY_KEY = "replay-needs-no-key"  # the replay server checks none; the CLIs want one to start
 
 
 @dataclass(frozen=True)
@@ -44,10 +40,11 @@ def trial(
     folder: Path,
     label: str,
     recording: list[dict[str, Any]] | None = None,
-    upstream: str | None = None,
+    live: bool = False,
     skills: tuple[str, ...] | None = None,
 ) -> tuple[Trial, replay.Traffic]:
-    """Run the scenario once in `folder`, answered by `recording`, or live through `upstream`."""
+    """Run the scenario once in `folder`, answered by `recording`, or `live` by the model the
+    user's environment names (recorded on the way)."""
     git.remove_tree(folder)
     folder.mkdir(parents=True)
     fixture = _fixture(workspace, scenario, source, folder)
@@ -85,29 +82,31 @@ def trial(
             text = _prompt(workspace, scenario, base, names, agent.SKILLS_DIR)
     write_atomic(prompt, text)
     write_atomic(log, "")
-    env = worktrees.fresh_home(home, {"SHIPYARD_REPO": scenario.repo_name})
+    # a replay answers at once or never: a CLI retrying a stale turn would wait minutes for nothing
+    quick = {} if live else {"CLAUDE_CODE_MAX_RETRIES": "0"}
+    env = worktrees.fresh_home(home, {"SHIPYARD_REPO": scenario.repo_name, **quick})
     transcript = folder / "transcript.jsonl"
-    job = Job(work, prompt, transcript, env, box, log, PROTECTED, read_only=scenario.role != "coder")
-    traffic = replay.Traffic(str(work), recording, upstream or "")
+    traffic = replay.Traffic(str(work), recording, live=live)
+    job = Job(
+        work, prompt, transcript, env, box, log, PROTECTED, read_only=scenario.role != "coder",
+        model=traffic.answer,
+    )  # fmt: skip
     transcripts = [transcript]
-    with replay.serve(traffic) as url:
-        job = replace(job, model_env=_model_env(settings, url, live=upstream is not None))
-        pointed = _pointed(settings, url)
-        result = agent.run(pointed, job)
+    result = agent.run(settings, job)
+    reports = {name: _gate(mirror, work, base, folder, name, workspace) for name in scenario.gates}
+    rounds = settings.repair_rounds if scenario.role == "coder" else 0
+    for number in range(1, rounds + 1):  # as the patch step does: failing reports go back
+        failing = [_failing(name, r) for name, r in reports.items() if r.status != "pass"]
+        if not result.ok or not failing:
+            break
+        again = folder / "rounds" / str(number)
+        write_atomic(
+            again / "prompt.md", text + "\n" + templates.render(patches.REPAIR_TEMPLATE, reports=failing)
+        )
+        job = replace(job, prompt=again / "prompt.md", transcript=again / "transcript.jsonl")
+        transcripts.append(job.transcript)
+        result = agent.resume(settings, job, result.session) or result
         reports = {name: _gate(mirror, work, base, folder, name, workspace) for name in scenario.gates}
-        rounds = settings.repair_rounds if scenario.role == "coder" else 0
-        for number in range(1, rounds + 1):  # as the patch step does: failing reports go back
-            failing = [_failing(name, r) for name, r in reports.items() if r.status != "pass"]
-            if not result.ok or not failing:
-                break
-            again = folder / "rounds" / str(number)
-            write_atomic(
-                again / "prompt.md", text + "\n" + templates.render(patches.REPAIR_TEMPLATE, reports=failing)
-            )
-            job = replace(job, prompt=again / "prompt.md", transcript=again / "transcript.jsonl")
-            transcripts.append(job.transcript)
-            result = agent.resume(pointed, job, result.session) or result
-            reports = {name: _gate(mirror, work, base, folder, name, workspace) for name in scenario.gates}
     patch = git.diff(mirror, work, base, exclude=installed).decode(errors="replace") if base else ""
     gates = {name: report.status for name, report in reports.items()}
     run = trajectory.read_all(transcripts, log)
@@ -135,35 +134,13 @@ def _review_prompt(scenario: Scenario, work: Path, planted: bytes) -> str:
     ticket = Ticket(id=scenario.name, title=scenario.ticket.title, body=scenario.ticket.body)
     return templates.render(
         review.TEMPLATE, ticket=ticket, repo=scenario.repo_name, tree=str(work), instructions="",
-        patch=planted.decode(errors="replace").rstrip("\n"), fence="````",
+        patch=planted.decode(errors="replace").rstrip("\n"),
     )  # fmt: skip
-
-
-def live_upstream(kind: str) -> str:
-    """Where live traffic goes: the API the user's environment names, else the vendor's."""
-    if kind == "codex":
-        return os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1").removesuffix("/v1")
-    return os.environ.get("ANTHROPIC_BASE_URL", ANTHROPIC)
 
 
 def _agent_settings(scenario: Scenario) -> Any:
     backend = plugins.load("agents", scenario.agent.get("kind", ""))
     return validate(backend.Settings, scenario.agent, scenario.file, {}, ("agent",))
-
-
-def _pointed(settings: Any, url: str) -> Any:
-    """Codex takes its API's address from its settings; Claude Code from its environment."""
-    return settings.model_copy(update={"base_url": f"{url}/v1"}) if settings.kind == "codex" else settings
-
-
-def _model_env(settings: Any, url: str, live: bool) -> dict[str, str]:
-    """The proxy or replay server as the model; a stand-in key when no model is asked (replay)."""
-    if settings.kind == "codex":
-        return {} if live else {settings.api_key_env: REPLAY_KEY}
-    if live:
-        return {"ANTHROPIC_BASE_URL": url}
-    # a replay answers at once or never: a CLI retrying a stale turn would wait minutes for nothing
-    return {"ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": REPLAY_KEY, "CLAUDE_CODE_MAX_RETRIES": "0"}
 
 
 def _install(workspace: Workspace, work: Path, folder: str | None, names: tuple[str, ...]) -> tuple[str, ...]:

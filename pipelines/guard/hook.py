@@ -23,6 +23,8 @@ import json
 import os
 import shlex
 import signal
+import socket
+import stat
 import sys
 import types
 from collections.abc import Sequence
@@ -159,8 +161,15 @@ def check_apply_patch(policy: Policy, patch: str, cwd: str | PathLike[str]) -> R
 
 
 def record(log: str | PathLike[str], tool: str, tool_input: Any, refusal: Refusal) -> None:
-    """Append one refusal to guard.jsonl (one line per refusal, appended whole)."""
+    """One refusal, one line of guard.jsonl: appended to the file by shipyard's own process, or,
+    from the hook in a sandbox, sent to the socket shipyard reads (the log is not the agent's to
+    write)."""
     line = json.dumps({"tool": tool, "input": tool_input, **asdict(refusal)}, sort_keys=True) + "\n"
+    if stat.S_ISSOCK(os.stat(log).st_mode if os.path.exists(log) else 0):
+        with socket.socket(socket.AF_UNIX) as reporter:
+            reporter.connect(os.fspath(log))
+            reporter.sendall(line.encode())
+        return
     with open(log, "a") as f:
         f.write(line)
 
