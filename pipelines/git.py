@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import re
@@ -34,6 +35,17 @@ STABLE_CONFIG = (
     "advice.detachedHead=false",
 )
 STABLE = tuple(arg for setting in STABLE_CONFIG for arg in ("-c", setting))
+# No config but shipyard's own: neither the system's nor the user's (whose filters, diff and merge
+# drivers a tree's .gitattributes could name: git-lfs installs exactly such a global filter).
+OWN_CONFIG = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_ATTR_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+# What shipyard's global config takes over from the user's: who they are and how they reach their
+# remotes (their own credential helper and ssh, URL rewrites, HTTP proxies and certificates).
+USERS = re.compile(
+    r"^(user\.(name|email)|credential\..+|url\..+\.(pushinsteadof|insteadof)|http\..+|core\.sshcommand)$"
+)
+# The attributes of every tree shipyard's git reads, whatever its .gitattributes say: no filter,
+# no diff or merge driver (`!` leaves text and binary to git's own detection).
+MIRROR_ATTRIBUTES = b"* !filter !diff !merge\n"
 # A mirror's whole config, which shipyard owns: no remote (the URL is given on each fetch and
 # push), so nothing in it can name a filter, a diff driver, a hook or a command to run.
 MIRROR_CONFIG = b"[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n[gc]\n\tauto = 0\n"
@@ -60,7 +72,7 @@ def git(cwd: Path, *args: str, input: bytes | None = None, env: dict[str, str] |
 
 
 def git_bytes(cwd: Path, *args: str, input: bytes | None = None, env: dict[str, str] | None = None) -> bytes:
-    full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
+    full_env = {**os.environ, **OWN_CONFIG, "GIT_CONFIG_GLOBAL": str(own_config()), **(env or {})}
     proc = subprocess.run(["git", *STABLE, *args], cwd=cwd, input=input, capture_output=True, env=full_env)
     if proc.returncode:
         said = why(proc.stderr.decode(errors="replace"))
@@ -87,19 +99,44 @@ def at(mirror: Path, work: Path | None = None, index: Path | None = None) -> dic
     Nothing a worktree holds is read: not its `.git` file, which a sandboxed step could point
     anywhere, nor its index. The mirror's config is put back as shipyard wrote it if it changed.
     """
-    config = mirror / "config"
-    try:
-        owned = config.read_bytes() == MIRROR_CONFIG
-    except FileNotFoundError:
-        owned = False
-    if not owned and (mirror / "HEAD").exists():
-        write_atomic(config, MIRROR_CONFIG)
+    if (mirror / "HEAD").exists():
+        for path, owned in (
+            (mirror / "config", MIRROR_CONFIG),
+            (mirror / "info" / "attributes", MIRROR_ATTRIBUTES),
+        ):
+            try:
+                ours = path.read_bytes() == owned
+            except OSError:
+                ours = False
+            if not ours:
+                path.parent.mkdir(exist_ok=True)
+                write_atomic(path, owned)
     env = {"GIT_DIR": str(mirror)}
     if work is not None:
         env["GIT_WORK_TREE"] = str(work)
     if index is not None:
         env["GIT_INDEX_FILE"] = str(index)
     return env
+
+
+@cache
+def own_config() -> Path:
+    """shipyard's global git config, written once per process in a folder of its own: the user's
+    identity and remote settings (`USERS`), nothing that names a command a tree could call on."""
+    folder = Path(tempfile.mkdtemp(prefix="shipyard-git-"))
+    atexit.register(shutil.rmtree, folder, True)
+    config = folder / "config"
+    config.write_text("")
+    users = subprocess.run(
+        ["git", "config", "--global", "--list", "-z"], capture_output=True, env={**os.environ, **OWN_CONFIG}
+    )
+    for entry in users.stdout.decode(errors="replace").split("\0"):
+        key, _, value = entry.partition("\n")
+        if USERS.match(key.lower()):
+            subprocess.run(
+                ["git", "config", "--file", str(config), "--add", key, value], check=True, env=OWN_CONFIG
+            )
+    return config
 
 
 def resolve_url(url: str, root: Path) -> str:
@@ -175,7 +212,7 @@ def grep(mirror: Path, sha: str, words: list[str]) -> list[str]:
         cwd=mirror,
         capture_output=True,
         text=True,
-        env={**os.environ, **at(mirror)},
+        env={**os.environ, **OWN_CONFIG, "GIT_CONFIG_GLOBAL": str(own_config()), **at(mirror)},
     )
     found = set(proc.stdout.split())
     return [word for word in words if word in found]

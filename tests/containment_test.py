@@ -251,3 +251,38 @@ def test_ctrl_c_stops_the_run_and_every_agent_at_once(workspace: Workspace) -> N
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert gone(linger)
+
+
+def test_the_users_own_filters_and_drivers_never_run_in_shipyards_git(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """git-lfs installs a global `filter.lfs.clean`; a tree's .gitattributes names it. Through a
+    whole ship, refresh and land, none of the user's filters or drivers runs."""
+    marks, home = tmp_path / "marks", tmp_path / "home"
+    marks.mkdir()
+    home.mkdir()
+    drivers = {
+        "filter.lfs.clean": f"touch {marks}/clean; cat",
+        "filter.lfs.smudge": f"touch {marks}/smudge; cat",
+        "filter.lfs.process": f"touch {marks}/process",
+        "filter.lfs.required": "true",
+        "diff.lfs.textconv": f"touch {marks}/textconv; cat",
+        "diff.lfs.command": f"touch {marks}/diff-command",
+        "merge.lfs.driver": f"touch {marks}/merge-driver",
+        "core.attributesFile": str(tmp_path / "attributes"),
+        "user.name": "Ann Example",
+        "user.email": "ann@example.com",
+    }
+    (tmp_path / "attributes").write_text("* filter=lfs diff=lfs merge=lfs\n")
+    for key, value in drivers.items():
+        subprocess.run(["git", "config", "--file", str(home / ".gitconfig"), key, value], check=True)
+    files = {**LIB, ".gitattributes": "* filter=lfs diff=lfs merge=lfs\n", "data.bin": "blob\n"}
+    agent = "{kind: command, run: \"sed -i 's/old_api/new_api/g' lib/__init__.py\"}"
+    remote = workspace_with(workspace, agent, files=files)
+    env = {"HOME": str(home)}
+    for step in ("ship", "refresh:T-1", "ship", "land:T-1"):
+        run = workspace.doit(step, env=env)
+        assert run.returncode == 0, (step, run.out + run.err)
+    assert sorted(p.name for p in marks.iterdir()) == []
+    assert "new_api" in git(remote, "show", "main:lib/__init__.py")
+    assert git(remote, "log", "-1", "--format=%an <%ae>", "main") == "Ann Example <ann@example.com>"
