@@ -5,9 +5,10 @@
 Makes a folder of wheels (three tiny ones, and pytest's own repacked from this interpreter) that
 pip's settings point uv at alone, then N repos (bare remote + mirror) whose requirements.txt
 names two of them, each with a tests/ folder (so pytest joins). Times, per repo: the first
-`ensure` with an empty uv cache of its own, the second on the same base (the cache hit), then on
-a second set of N repos the first `ensure` with one uv cache the set shares, warmed out of the
-figures. Prints median, p90 and total of each; asserts nothing.
+`ensure` in a `state/` of its own (so an empty download cache, `state/envs/.uv-cache`), the
+second on the same base (the cache hit), then on a second set of N repos the first `ensure` in
+one `state/` the set shares, its download cache warmed out of the figures. Prints median, p90
+and total of each; asserts nothing.
 """
 
 from __future__ import annotations
@@ -105,20 +106,17 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(PIP_FIND_LINKS=str(root / "wheels"), PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull)
         own = [make_repo(root, f"own{i:03d}", i) for i in range(args.repos)]
         shared = [make_repo(root, f"shared{i:03d}", i) for i in range(args.repos)]
-        cold: list[float] = []
-        for i, (mirror, base) in enumerate(own):
-            os.environ["UV_CACHE_DIR"] = str(root / "uv-caches" / str(i))  # empty: a first build anywhere
-            cold.append(timed(state, mirror, f"own{i:03d}", base, sandboxed))
-        warm = [timed(state, m, f"own{i:03d}", b, sandboxed) for i, (m, b) in enumerate(own)]
-        os.environ["UV_CACHE_DIR"] = str(root / "uv-caches" / "shared")
+        alone = [root / "states" / str(i) for i in range(args.repos)]  # empty caches: a first build anywhere
+        cold = [timed(alone[i], m, f"own{i:03d}", b, sandboxed) for i, (m, b) in enumerate(own)]
+        warm = [timed(alone[i], m, f"own{i:03d}", b, sandboxed) for i, (m, b) in enumerate(own)]
         mirror, base = make_repo(root, "warmup", 1)  # shout pulls greet: every wheel, out of the figures
-        timed(root / "warmup-state", mirror, "warmup", base, sandboxed)
+        timed(state, mirror, "warmup", base, sandboxed)
         hot = [timed(state, m, f"shared{i:03d}", b, sandboxed) for i, (m, b) in enumerate(shared)]
     print(f"{args.repos} repos per set, sandbox {'on' if sandboxed else 'off: ' + str(sandbox.problem())}")
     print(f"{'envs.ensure per repo (seconds)':<42} {'median':>9} {'p90':>9} {'total':>9}")
-    print(row("cold build, empty uv cache", cold))
+    print(row("cold build, empty download cache", cold))
     print(row("warm: second call, same base (hit)", warm))
-    print(row("cold build, shared warm uv cache", hot))
+    print(row("cold build, shared warm download cache", hot))
     return 0
 
 
