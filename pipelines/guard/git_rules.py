@@ -139,4 +139,6 @@ def targets(args: list[str]) -> list[str]:
         found += names
     elif sub == "clone" or (sub == "bundle" and names[:1] == ["create"]):  # clone URL DIR, bundle create FILE
         found += names[1:2]
+    elif sub == "apply":  # the folder its paths are written under
+        found += [a.partition("=")[2] for a in rest if a.startswith("--directory=")]
     return found

@@ -11,9 +11,11 @@ crash, a hang past its time limit, any other output or exit status) into exit 2,
 repo's protected globs reach it compiled by pathspec in shipyard's process (`!REGEX` for a `!` glob),
 so it judges them exactly as `check_patch` does.
 
-`shell` reads shell text, `walk` and `programs` find what it would run, `rules` and `git_rules`
-judge each command, `policy` judges paths. After the agent, `check_patch` (`patch`, in shipyard's
-process) holds the patch to the same policy.
+`tools` reads each tool call, `shell` reads shell text, `walk` and `programs` find what it would
+run (`scripts` reads a program's text, `recipes` a Makefile's and package.json's), `rules` and
+`git_rules` judge each command (`writes` finds what it writes), `policy` judges paths and `patterns`
+globs. After the agent, `check_patch` (`patch`, in shipyard's process) holds the patch to the same
+policy.
 """
 
 from __future__ import annotations
@@ -52,112 +54,21 @@ if TYPE_CHECKING:
     from typing import Any
 
     from pipelines.guard import policy as guard_policy
-    from pipelines.guard import rules as guard_rules
-    from pipelines.guard import shell as guard_shell
-    from pipelines.guard import walk as guard_walk
+    from pipelines.guard import tools as guard_tools
 else:
     guard_policy = importlib.import_module(f"{_package()}.policy")
-    guard_shell = importlib.import_module(f"{_package()}.shell")
-    guard_walk = importlib.import_module(f"{_package()}.walk")
-    guard_rules = importlib.import_module(f"{_package()}.rules")
+    guard_tools = importlib.import_module(f"{_package()}.tools")
 
 PROTECTED = guard_policy.PROTECTED
 PROTECTED_RULES = guard_policy.PROTECTED_RULES
 Policy = guard_policy.Policy
 Refusal = guard_policy.Refusal
 
-SHELL_TOOLS = {"Bash", "shell", "exec_command", "local_shell", "unified_exec"}
-PATCH_TOOLS = {"apply_patch", "applypatch"}
-EDIT_TOOLS = {
-    "Write": "file_path",
-    "Edit": "file_path",
-    "MultiEdit": "file_path",
-    "NotebookEdit": "notebook_path",
-}
-READ_TOOLS = {
-    "Read": ("file_path",), "NotebookRead": ("notebook_path",), "LS": ("path",), "Glob": ("path", "pattern"),
-    "Grep": ("path",), "read_file": ("file_path", "path"), "view_image": ("path",), "list_dir": ("dir_path",),
-    "grep_files": ("path",),
-}  # fmt: skip
-# Tools that touch no file and run nothing the hook does not see (a subagent's own calls come here too).
-QUIET_TOOLS = {
-    "TodoWrite", "TodoRead", "Task", "Agent", "TaskOutput", "Skill", "BashOutput", "KillShell", "KillBash",
-    "ExitPlanMode", "EnterPlanMode", "AskUserQuestion", "update_plan", "spawn_agent", "wait_agent",
-    "close_agent", "send_input", "resume_agent", "request_user_input",
-}  # fmt: skip
-WEB_TOOLS = {"WebFetch", "WebSearch", "web_search", "web_fetch"}
 ALLOW = json.dumps({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "allow"}})
 DENIED = '{"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", '
-
-
-def check_tool(
-    policy: Policy, tool: str, tool_input: dict[str, Any], cwd: str | PathLike[str]
-) -> Refusal | None:
-    """The refusal of one tool call, or None when the agent may go ahead."""
-    if tool in SHELL_TOOLS or tool in PATCH_TOOLS:
-        command = next((tool_input[k] for k in ("command", "cmd", "patch", "input") if k in tool_input), "")
-        if isinstance(command, list):
-            command = shlex.join(str(word) for word in command)
-        if not isinstance(command, str):
-            return Refusal("unreadable", f"the guard cannot read this {tool} call's command")
-        workdir = tool_input.get("workdir")
-        here = os.path.join(cwd, workdir) if isinstance(workdir, str) else os.fspath(cwd)
-        if tool in PATCH_TOOLS:
-            return check_apply_patch(policy, command, here)
-        return check_shell(policy, command, here)
-    if tool in EDIT_TOOLS:
-        path = tool_input.get(EDIT_TOOLS[tool])
-        if not isinstance(path, str) or not path:
-            return Refusal("unreadable", f"the guard cannot tell which file this {tool} call writes")
-        return policy.write(path, cwd)
-    if tool in READ_TOOLS:
-        for key in READ_TOOLS[tool]:
-            if isinstance(path := tool_input.get(key), str) and (refusal := policy.read(path, cwd)):
-                return refusal
-        pattern = tool_input.get("glob")
-        if tool == "Grep" and isinstance(pattern, str) and policy.is_credential(pattern, pattern):
-            return Refusal(
-                "credentials", f"files matching {pattern} hold credentials; the change must not need them"
-            )
-        return None
-    if tool == "write_stdin" and tool_input.get("chars"):
-        return Refusal(
-            "interactive", "write commands as shell calls the guard can see, not to a session's stdin"
-        )
-    if tool in QUIET_TOOLS or tool == "write_stdin":
-        return None
-    if tool in WEB_TOOLS:
-        return Refusal(
-            "web", "no web access: fetched pages can carry instructions and URLs can carry code out"
-        )
-    if tool.startswith("mcp__"):
-        return Refusal(
-            "mcp-tool", f"{tool} is an MCP tool; shipyard's agents work with the worktree's tools only"
-        )
-    return Refusal("unknown-tool", f"{tool} is not a tool the guard knows, so it is refused")
-
-
-def check_shell(policy: Policy, command: str, cwd: str | PathLike[str]) -> Refusal | None:
-    """The refusal of a shell command: of the first thing it would run that the policy refuses."""
-    try:
-        found = guard_walk.invocations(command, os.fspath(cwd), policy.env, policy.root)
-    except guard_shell.ShellError as err:
-        return Refusal("unreadable", f"the guard cannot read this command ({err}); write it more simply")
-    for invocation in found:
-        if refusal := guard_rules.check(policy, invocation):
-            return refusal
-    return None
-
-
-def check_apply_patch(policy: Policy, patch: str, cwd: str | PathLike[str]) -> Refusal | None:
-    """Codex's apply_patch, judged like Write/Edit on every file it adds, updates, moves or deletes."""
-    paths = guard_rules.APPLY_PATCH.findall(patch)
-    if not paths:
-        return Refusal("unreadable", "the guard found no `*** Add/Update/Delete File:` header in this patch")
-    for path in paths:
-        if refusal := policy.write(path, cwd):
-            return refusal
-    return None
+check_tool = guard_tools.check_tool
+check_shell = guard_tools.check_shell
+check_apply_patch = guard_tools.check_apply_patch
 
 
 def record(log: str | PathLike[str], tool: str, tool_input: Any, refusal: Refusal) -> None:
@@ -227,7 +138,7 @@ def hook(argv: Sequence[str], stdin: str) -> str:
         options[flag].append(value)  # an unknown option is a KeyError: refused
     worktree, log = options["--worktree"][-1], options["--log"][-1]
     event = json.loads(stdin)
-    tool, tool_input = event["tool_name"], event.get("tool_input") or {}
+    tool, tool_input = event["tool_name"], event.get("tool_input", {})
     if not isinstance(tool, str) or not isinstance(tool_input, dict | str):
         raise ValueError("tool_name must be a string and tool_input an object")
     tool_input = {"command": tool_input} if isinstance(tool_input, str) else tool_input

@@ -45,7 +45,7 @@ GIT_LINK_RULES: tuple[Rule, ...] = ((r"^(?:.+/)?\.git(?:(?P<ps_d>/)|$)", True),)
 CREDENTIAL_PLACES = re.compile(
     r"/\.(ssh|gnupg|aws|azure|kube|password-store|docker/config\.json|config/(gh|hub|glab-cli|gcloud))(/|$)|"
     r"/\.local/share/keyrings(/|$)|/\.codex/auth\.json$|/\.cargo/credentials(\.toml)?$|/\.gem/credentials$|"
-    r"^/proc/.*environ$|^/etc/(g?shadow|sudoers)$|^/run/secrets(/|$)"
+    r"^/proc/.*environ$|^/etc/(g?shadow-?|sudoers(\.d/.*)?|ssh/ssh_host_\w+_key)$|^/run/secrets(/|$)"
 )
 CREDENTIAL_NAMES = re.compile(
     r"\.netrc|_netrc|\.git-credentials|\.npmrc|\.pypirc|\.envrc|\.htpasswd|\.credentials\.json|"

@@ -13,30 +13,30 @@ import os
 import re
 from dataclasses import replace
 
+from . import recipes as guard_recipes
+from . import scripts as guard_scripts
+
 TYPE_CHECKING = False  # typing's own, without the import: the hook starts on every tool call
 if TYPE_CHECKING:
     from .walk import Invocation, Walker
 
-SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "rbash"}
-INTERPRETERS = {
-    "python",
-    "python2",
-    "python3",
-    "pypy3",
-    "node",
-    "nodejs",
-    "deno",
-    "bun",
-    "perl",
-    "ruby",
-    "php",
-}
+SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "rbash", "csh", "tcsh", "pwsh"}
+INTERPRETERS = {"python", "python2", "python3", "pypy", "pypy3", "node", "nodejs", "deno", "bun", "perl",
+                "ruby", "php", "lua", "luajit", "Rscript", "R", "julia"}  # fmt: skip
+# Per interpreter: the options that give it its program, and the other options that take a value.
+PROGRAM_OPTIONS = {
+    "python": ("-c", "-W -X"), "pypy": ("-c", "-W -X"), "perl": ("-e -E", "-I -M -m"),
+    "ruby": ("-e", "-r -I -C"), "php": ("-r", "-c -d -z"), "lua": ("-e", "-l"), "luajit": ("-e", "-l"),
+    "node": ("-e --eval -p --print", "-r --require --import -C --conditions --loader --experimental-loader"),
+    "nodejs": ("-e --eval -p --print", "-r --require"), "bun": ("-e --eval -p --print", "-r --preload"),
+    "julia": ("-e --eval -E --print", "-L"),
+}  # fmt: skip
 AWKS = {"awk", "gawk", "mawk", "nawk"}
 EXECUTORS = SHELLS | INTERPRETERS | AWKS | {"eval", "source", "."}
 PRODUCERS = {"curl", "wget", "fetch", "aria2c", "http", "https", "xh", "nc", "ncat", "socat", "base64",
              "base32", "xxd", "openssl", "gpg", "uudecode"}  # fmt: skip
 SCRIPTED = {"eval": "all", "watch": "all", "trap": "first", "alias": "first", "su": "-c", "script": "-c",
-            "runuser": "-c", "nix-shell": "--run"}  # fmt: skip
+            "runuser": "-c", "nix-shell": "--run", "flock": "-c"}  # fmt: skip
 GIT_SCRIPTS = re.compile(
     r"alias\..*|core\.(fsmonitor|sshcommand|pager|editor|askpass|gitproxy)|sequence\.editor|diff\.external|"
     r"(diff|filter|merge|difftool|mergetool|browser)\..*\.(textconv|command|clean|smudge|process|driver|cmd)|"
@@ -45,11 +45,7 @@ GIT_SCRIPTS = re.compile(
 )
 GIT_ENV_SCRIPTS = {"GIT_SSH_COMMAND", "GIT_SSH", "GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_EDITOR",
                    "GIT_ASKPASS", "GIT_SEQUENCE_EDITOR", "GIT_PROXY_COMMAND"}  # fmt: skip
-SHELL_OUT = re.compile(r"system|subprocess|popen|spawn|\bexec|check_output|check_call|child_process|`|%x|"
-                       r"Open3|shell_exec|passthru|proc_open|Runtime", re.I)  # fmt: skip
-LITERAL = re.compile(r"'((?:[^'\\\n]|\\.)*)'|\"((?:[^\"\\\n]|\\.)*)\"|`([^`]*)`")
 SHEBANG = re.compile(r"#!\s*\S*(/|\s)(env\s+)?(ba|z|da|k)?sh\b")
-MAX_SCRIPT = 64 * 1024
 
 
 def follow(walker: Walker, name: str, argv: list[str], invocation: Invocation, depth: int) -> None:
@@ -68,20 +64,7 @@ def follow(walker: Walker, name: str, argv: list[str], invocation: Invocation, d
         elif file or sources:
             _run_file(walker, invocation, file or sources[-1], depth)
     elif name in SCRIPTED:
-        how = SCRIPTED[name]
-        texts = [
-            v
-            for f, v in zip(args, args[1:], strict=False)
-            if f == how or re.fullmatch(f"-[a-z]+{how[1:]}", f)
-        ]
-        if how == "all":
-            words = args
-            while name == "watch" and words and words[0].startswith("-"):
-                words = words[2:] if words[0] in ("-n", "--interval") else words[1:]
-            texts = [" ".join(words)]
-        elif how == "first":
-            texts = [a.partition("=")[2] or a for a in args if not a.startswith("-")][:1]
-        for text in texts:
+        for text in _scripted(name, args):
             walker.script(text, depth + 1, from_file, here)
     elif name in ("source", ".") and args:
         invocation.program_on_stdin = args[0] in ("/dev/stdin", "-")
@@ -92,63 +75,68 @@ def follow(walker: Walker, name: str, argv: list[str], invocation: Invocation, d
                 end = next((j for j in range(i + 1, len(args)) if args[j] in (";", "+")), len(args))
                 walker.run(args[i + 1 : end], replace(invocation, argv=[]), depth + 1)
     elif name == "git":
-        for flag, value in zip(args, args[1:], strict=False):
-            key, _, setting = value.partition("=")
-            if flag == "-c" and GIT_SCRIPTS.fullmatch(key):
-                alias = key.lower().startswith("alias.") and not setting.startswith("!")
-                walker.script(
-                    ("git " if alias else "") + setting.removeprefix("!"), depth + 1, from_file, here
-                )
-        if "bisect" in args and "run" in args[args.index("bisect") :]:
-            walker.script(
-                " ".join(args[args.index("run", args.index("bisect")) + 1 :]), depth + 1, from_file, here
-            )
+        for text in _git_scripts(args):
+            walker.script(text, depth + 1, from_file, here)
     elif name in AWKS or name.rstrip("0123456789.") in INTERPRETERS:
         _interpreter(walker, name, args, invocation, depth)
+    elif name in guard_recipes.MAKES or name in guard_recipes.PACKAGERS:
+        guard_recipes.follow(walker, name, args, invocation, depth)
     elif "/" in argv[0]:
         _run_file(walker, invocation, argv[0], depth, shebang=True)
+
+
+def _scripted(name: str, args: list[str]) -> list[str]:
+    """The text `eval`, `watch`, `trap`, `alias`, `su -c`... run as shell commands."""
+    how = SCRIPTED[name]
+    if how == "all":
+        words = args
+        while name == "watch" and words and words[0].startswith("-"):
+            words = words[2:] if words[0] in ("-n", "--interval") else words[1:]
+        return [" ".join(words)]
+    if how == "first":
+        return [a.partition("=")[2] or a for a in args if not a.startswith("-")][:1]
+    flag = re.compile(f"{re.escape(how)}|-[a-z]+{re.escape(how[1:])}")  # su -c, su -lc
+    return [v for f, v in zip(args, args[1:], strict=False) if flag.fullmatch(f)]
+
+
+def _git_scripts(args: list[str]) -> list[str]:
+    """The commands git runs from its own command line: `-c` settings that run a command (an alias
+    runs git, or with `!` a shell), and `bisect run`."""
+    texts = []
+    for flag, value in zip(args, args[1:], strict=False):
+        key, _, setting = value.partition("=")
+        if flag == "-c" and GIT_SCRIPTS.fullmatch(key):
+            alias = key.lower().startswith("alias.") and not setting.startswith("!")
+            texts.append(("git " if alias else "") + setting.removeprefix("!"))
+    if "bisect" in args and "run" in args[args.index("bisect") :]:
+        texts.append(" ".join(args[args.index("run", args.index("bisect")) + 1 :]))
+    return texts
 
 
 def _interpreter(walker: Walker, name: str, args: list[str], invocation: Invocation, depth: int) -> None:
     """An interpreter's program (`-c`, `-e`, stdin, a script file): the shell commands it runs."""
     if name in AWKS:
         program = next((a for a in args if not a.startswith("-")), None) if "-f" not in args else None
+        script = "-" if program is None and args[:1] in ([], ["-"]) else None
     else:
-        program = _program(args)
-    reads_stdin = program is None and args[:1] in ([], ["-"])
-    invocation.program_on_stdin = reads_stdin
-    invocation.code = program if program is not None else invocation.stdin if reads_stdin else None
-    script = args[0] if program is None and args[:1] and not args[0].startswith("-") else None
-    code = invocation.code if script is None else read(walker, script, depth)
-    if script is not None:
+        program, script = _program(name, args)
+    invocation.program_on_stdin = program is None and script == "-"
+    code = program if program is not None else invocation.stdin if script == "-" else None
+    invocation.code = None if code is None else guard_scripts.joined(code)
+    if script not in (None, "-"):
+        code = guard_scripts.read(walker, script, depth)
         invocation.runs |= walker.fetched.get(os.path.normpath(os.path.join(walker.cwd, script)), frozenset())
-    if code and SHELL_OUT.search(code[:MAX_SCRIPT]):  # each string, and the strings from each one on
-        strings = [a or b or c for a, b, c in LITERAL.findall(code[:MAX_SCRIPT])]
-        texts = strings + [" ".join(strings[i : i + 8]) for i, s in enumerate(strings) if s.isidentifier()]
-        for text in texts:  # a guess at what runs: judged on intent only, like a script file
-            walker.script(text, depth + 1, True, invocation.cwd)
+        invocation.sends_environment = code is not None and guard_scripts.sends_environment(code, args, False)
+    for text in guard_scripts.commands(code or ""):  # a guess at what runs: judged on intent only
+        walker.script(text, depth + 1, True, invocation.cwd)
 
 
 def _run_file(walker: Walker, invocation: Invocation, path: str, depth: int, shebang: bool = False) -> None:
     """A shell script that runs, read as commands (the sandbox holds the paths it writes)."""
     invocation.runs |= walker.fetched.get(os.path.normpath(os.path.join(walker.cwd, path)), frozenset())
-    text = read(walker, path, depth)
+    text = guard_scripts.read(walker, path, depth)
     if text is not None and (not shebang or SHEBANG.match(text)):
         walker.script(text, depth + 1, True, invocation.cwd)
-
-
-def read(walker: Walker, path: str, depth: int) -> str | None:
-    """A script of the worktree (or one this text wrote), small enough to read; else None."""
-    full = os.path.normpath(os.path.join(walker.cwd, path))
-    if full in walker.written:
-        return walker.written[full]
-    full = os.path.realpath(full)
-    if not full.startswith(walker.root.rstrip("/") + "/") or not os.path.isfile(full) or depth > 3:
-        return None
-    if os.path.getsize(full) > MAX_SCRIPT:
-        return None
-    with open(full, errors="replace") as f:
-        return f.read()
 
 
 def prints(invocation: Invocation, root: str, variables: dict[str, str]) -> str | None:
@@ -194,13 +182,31 @@ def _shell_script(args: list[str]) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _program(args: list[str]) -> str | None:
-    """The program an interpreter is given on its command line (`-c`, `-e`, `-ne`, `--eval`...)."""
-    for flag, value in zip(args, args[1:], strict=False):
-        if flag == "-m" or not flag.startswith("-"):
-            return None
-        if flag in ("-c", "-e", "-E", "-p", "-r", "--eval", "--print") or (
-            re.fullmatch(r"-[a-zA-Z]+[ce]", flag) and not flag.startswith(("-W", "-X"))
-        ):
-            return value
-    return None
+def _program(name: str, args: list[str]) -> tuple[str | None, str | None]:
+    """An interpreter's program from its command line (`-c`, `-e`, `-ne`, `--eval`, `deno eval`...),
+    or else the script file it runs ("-": its stdin); (None, None) for a module (`python -m`) or none."""
+    family = name.rstrip("0123456789.")
+    programs, values = (set(o.split()) for o in PROGRAM_OPTIONS.get(family, ("-c -e", "")))
+    inline = family == "deno" and args[:1] == ["eval"]  # `deno eval CODE`, `deno run FILE`
+    args = args[1:] if family == "deno" and args[:1] in (["eval"], ["run"]) else args
+    i = 0
+    while i < len(args):
+        arg, key = args[i], args[i].partition("=")[0]
+        after = args[i + 1] if i + 1 < len(args) else None
+        if arg == "-" or not arg.startswith("-"):
+            return (arg, None) if inline else (None, arg)
+        if arg == "--":
+            return None, after or "-"
+        if family in ("python", "pypy") and arg.startswith("-m"):
+            return None, None
+        letters = re.fullmatch(r"-[a-zA-Z]+", arg) is not None
+        if key in programs:
+            return (arg.partition("=")[2] if "=" in arg else after), None
+        if key in values or (letters and len(arg) > 2 and arg[:2] in values):  # -W ignore, -Wignore
+            i += 1 if key in values and "=" not in arg else 0
+        elif letters and f"-{arg[-1]}" in programs:  # -ne, -Bc, -pe
+            return after, None
+        elif not letters and arg[:2] in programs:  # -e'print 1', attached
+            return arg[2:], None
+        i += 1
+    return None, None if args else "-"  # `node --test` runs no program of its own; `python` reads stdin

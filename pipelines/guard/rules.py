@@ -1,11 +1,13 @@
 """The guard's rules for shell commands: what each command the walk found would do, judged.
 
 Refused: pushing or committing in any spelling, skipping hooks, changing git's config, refs,
-remotes or worktrees (git_rules), publishing, talking to a forge or another host, the machine's
-services, running what a download or a decoding printed, naming the model's key or saving or
-sending the environment that holds it, reading credentials, writing outside the worktree or to
-its protected paths. Arguments are data: `grep -r "git push" .` and `git log --format='%h commit
-%s'` are allowed, and so is reading the environment (`env | grep PATH`).
+remotes or worktrees (git_rules), publishing, talking to a forge or another host (`ssh`, `rsync
+host:`, a `/dev/tcp` socket), the machine's services, running what a download or a decoding
+printed, naming the model's key or saving or sending the environment that holds it (`env | curl`,
+a program that sends `os.environ`), reading credentials (by a glob that could match one too),
+writing outside the worktree or to its protected paths (what it writes: `writes`). Arguments
+are data: `grep -r "git push" .` and `git log --format='%h commit %s'` are allowed, and so is
+reading the environment (`env | grep PATH`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ import re
 from itertools import islice
 
 from . import git_rules as guard_git
+from . import scripts as guard_scripts
+from .patterns import check_glob
 from .policy import DEVICES, Policy, Refusal
 from .programs import INTERPRETERS, PRODUCERS, SHELLS
 from .walk import SECRET_VAR, Invocation
+from .writes import APPLY_PATCH, CODE_PATH, targets
 
 FORGES = {"gh", "hub", "glab", "lab", "tea"}
 PUBLISH = {
@@ -33,7 +38,8 @@ SYSTEM = {
     "poweroff", "useradd", "usermod", "userdel", "passwd", "chpasswd", "visudo", "setcap", "swapon",
 }  # fmt: skip
 DUMPERS = {"env", "printenv", "export", "declare", "typeset", "set"}
-SENDERS = {"curl", "wget", "nc", "ncat", "socat", "http", "https", "xh", "tee", "telnet"}
+SENDERS = {"curl", "wget", "nc", "ncat", "socat", "http", "https", "xh", "tee", "telnet", "git", "rsync",
+           "ftp", "dig", "nslookup", "host", "getent", "ping", "aria2c"}  # fmt: skip
 TEXT = {
     "echo", "printf", "true", "false", ":", "test", "[", "[[", "expr", "let", "basename", "dirname", "which",
     "type", "hash", "command", "help", "man", "read", "exit", "return", "for", "case",
@@ -44,31 +50,16 @@ NOT_FILES = {
     "-iname", "-path", "-ipath", "-regex", "-iregex", "-wholename", "-lname", "--grep", "-m", "--message",
     "--format", "--pretty",
 }  # fmt: skip
-REMOVERS = {"mv", "rm", "rmdir", "unlink", "shred", "touch", "mkdir", "tee", "truncate", "mkfifo", "gzip",
-            "gunzip", "bzip2", "bunzip2", "xz", "unxz"}  # fmt: skip
 ONLY_WRITTEN = {"cp", "install", "rsync", "tee", "touch", "mkdir", "rm", "rmdir", "truncate", "ln", "chmod"}
-VALUE_OPTIONS = {  # the options that take a value, per command
-    "cp": "-t -S", "mv": "-t -S", "install": "-t -m -o -g -S", "ln": "-t -S", "mkdir": "-m",
-    "touch": "-d -t -r", "truncate": "-s -r", "sed": "-e -f -l --expression --file", "perl": "-e -E -I -M",
-    "ruby": "-e -I -r", "curl": "-o -d -H -X -u -A -e -F -T -D -c -b -w -P --output --output-dir",
-    "wget": "-O -P -o -a -e", "tar": "-C -f -T -X --file --directory", "unzip": "-d -x",
-    "patch": "-o -d -i -p", "sort": "-o -k -t -S", "pip": "-t -d -r -c -i -e --target --prefix --root --dest",
-    "gzip": "-S", "rsync": "-e -f --exclude --include", "python": "-m -c -W -X", "awk": "-i -v -f -F",
-    "gawk": "-i -v -f -F",
+SOCKET = re.compile(r"/dev/(tcp|udp)/")
+REMOTE = re.compile(r"(?:[\w.-]+@)?[\w.-]+:(?!//).*|rsync://.*")  # rsync's other host: `host:path`
+KEY_READERS = {
+    ("gpg", "--export-secret-keys"), ("gpg", "--export-secret-subkeys"), ("gpg2", "--export-secret-keys"),
+    ("secret-tool", "lookup"), ("pass", "show"), ("security", "find-generic-password"),
+    ("security", "find-internet-password"), ("keyctl", "print"), ("keyctl", "read"),
 }  # fmt: skip
-OUTPUTS = {  # the options that name what a command writes
-    "curl": "-o --output --output-dir", "wget": "-O --output-document -P --directory-prefix -o -a",
-    "unzip": "-d", "patch": "-o --output", "sort": "-o --output",
-    "pip": "-t --target --prefix --root -d --dest",
-}  # fmt: skip
-CODE_WRITES = re.compile(
-    r"open\([^)]{0,200}['\"][wax]|write_(text|bytes)|writeFile|appendFile|shutil\.|rmtree|\.touch\(|copyfile|"
-    r"os\.(remove|unlink|rename|replace|symlink|link|mkdir|makedirs|rmdir|chmod)|File\.(write|open|delete)|"
-    r"open\s*\(?\s*\w*\s*,\s*['\"][>+]|fs\.\w+Sync|file_put_contents|unlink\s*\(|>>?\s*['\"]"
-)
-CODE_PATH = re.compile(r"['\"][<>+ ]*((?:~|\$HOME|\.\.)?/[^'\"\s]*|\.\.)['\"]")
-APPLY_PATCH = re.compile(r"^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+?)\s*$", re.M)
 DUMP = "do not save or send the environment: it holds the model's key (reading it is fine)"
+NETWORK = "do not open sockets (/dev/tcp, /dev/udp): the change is made here, talking to no other host"
 
 
 def check(policy: Policy, invocation: Invocation) -> Refusal | None:
@@ -76,7 +67,7 @@ def check(policy: Policy, invocation: Invocation) -> Refusal | None:
     program) is judged on intent only: the sandbox holds the paths it reads and writes."""
     name = os.path.basename(invocation.argv[0]) if invocation.argv else ""
     if (refusal := _intent(policy, name, invocation)) or invocation.from_file:
-        return refusal
+        return refusal or (Refusal("environment", DUMP) if _sends_environment(name, invocation) else None)
     return (
         _environment(name, invocation)
         or _reads(policy, name, invocation)
@@ -87,6 +78,8 @@ def check(policy: Policy, invocation: Invocation) -> Refusal | None:
 def _intent(policy: Policy, name: str, invocation: Invocation) -> Refusal | None:
     """Publishing, history, git's config, forges, other hosts, the machine, downloaded code."""
     args = invocation.argv[1:]
+    if any(SOCKET.match(target) for _, target in invocation.redirects):
+        return Refusal("network", NETWORK)
     if "--no-verify" in args and name not in TEXT | SEARCHERS:
         return Refusal("no-verify", "do not skip hooks with --no-verify")
     exported = [a.partition("=")[0] for a in args if "=" in a] if name in ("export", "declare") else []
@@ -100,8 +93,12 @@ def _intent(policy: Policy, name: str, invocation: Invocation) -> Refusal | None
         return Refusal("publish", f"do not publish with {name}: shipyard ships the change as a merge request")
     if name in FORGES:
         return Refusal("forge", f"do not use {name}: shipyard opens the merge request itself")
-    if name in REMOTE_SHELLS:
+    if name in REMOTE_SHELLS or (name == "rsync" and any(REMOTE.fullmatch(a) for a in args)):
         return Refusal("remote-shell", f"do not use {name}: the change is made here, with no keys of yours")
+    if any((name, a) in KEY_READERS for a in args[:3]):
+        return Refusal(
+            "credentials", f"do not read keys or passwords with {name}: the change must not need them"
+        )
     if name in SYSTEM:
         return Refusal("system", f"do not use {name}: the machine's services and mounts are not the change's")
     fed = invocation.runs | (invocation.piped if invocation.program_on_stdin else frozenset())
@@ -118,14 +115,17 @@ def _environment(name: str, invocation: Invocation) -> Refusal | None:
     """The model's key: not named, saved or sent; and no interactive shell to hide commands in."""
     args = invocation.argv[1:]
     secrets = [*invocation.secrets, *(a for a in args if name == "printenv" and SECRET_VAR.search(a))]
+    secrets += guard_scripts.secrets(invocation.code or "")
     if secrets:
         return Refusal("credentials", f"{secrets[0]} is a secret; the change must not need it")
     listing = args in ([], ["-p"], ["-x"], ["-px"]) if name in DUMPERS else False
     dump = listing or (name in ("env", "printenv") and all(a.startswith("-") for a in args))
+    dump |= invocation.code is not None and guard_scripts.dumps_environment(invocation.code)
+    dump |= bool((invocation.piped | invocation.substituted) & DUMPERS)  # env | sort > x, echo "$(env)" > x
     saved = any(
         op in (">", ">>", ">|", "&>", "&>>") and not DEVICES.fullmatch(t) for op, t in invocation.redirects
     )
-    if (dump and saved) or (name in SENDERS and (invocation.piped | invocation.substituted) & DUMPERS):
+    if (dump and saved) or _sends_environment(name, invocation):
         return Refusal("environment", DUMP)
     quiet = invocation.stdin is None and not invocation.piped and not invocation.redirects
     if name in SHELLS | INTERPRETERS and invocation.program_on_stdin and quiet:
@@ -133,18 +133,31 @@ def _environment(name: str, invocation: Invocation) -> Refusal | None:
     return None
 
 
+def _sends_environment(name: str, invocation: Invocation) -> bool:
+    """Whether a command sends the environment out: fed what `env` printed, or a program sending its own."""
+    fed = (invocation.piped | invocation.substituted) & DUMPERS
+    if name in SENDERS and fed:
+        return True
+    code, args = invocation.code, invocation.argv[1:]
+    if code is None:
+        return invocation.sends_environment
+    return guard_scripts.sends_environment(code, args, bool(invocation.piped & DUMPERS))
+
+
 def _reads(policy: Policy, name: str, invocation: Invocation) -> Refusal | None:
     """Credentials among the files a command names (a search pattern or a message is not a file)."""
-    cwd, argv = invocation.cwd, invocation.argv
-    words = [t for op, t in invocation.redirects if op in ("<", "<>")] + CODE_PATH.findall(
-        invocation.code or ""
-    )
+    cwd, argv, code = invocation.cwd, invocation.argv, invocation.code or ""
+    words = [t for op, t in invocation.redirects if op in ("<", "<>")] + CODE_PATH.findall(code)
+    words += guard_scripts.credential_strings(code)  # Path.home() / '.ssh' / 'id_rsa'
+
     written = set(targets(name, invocation)) if name in ONLY_WRITTEN else set()
     words += [w for w in _files(name, argv[1:], cwd) if w not in written] if name not in TEXT else []
     if name == "find" and {"-exec", "-execdir", "-ok", "-okdir"} & set(argv):  # find ~ -name id_rsa -exec
         words += [v for f, v in zip(argv, argv[1:], strict=False) if f in ("-name", "-iname", "-path")]
-    for pattern in invocation.globs[:20]:
-        words += islice(glob.iglob(pattern, root_dir=cwd, include_hidden=True), 200)
+    for pattern in invocation.globs[:20]:  # what it could match, and what it matches (as the shell: no
+        if refusal := check_glob(policy, pattern, cwd, hidden=False):  # dotfile for a bare `*`)
+            return refusal
+        words += islice(glob.iglob(pattern, root_dir=cwd), 200)
     return next(filter(None, (policy.read(word, cwd) for word in words)), None)
 
 
@@ -168,7 +181,8 @@ def _files(name: str, args: list[str], cwd: str) -> list[str]:
         if pattern_first or "://" in arg:
             pattern_first = False
             continue
-        for candidate in {arg, arg.removeprefix("@"), value, arg.partition(":")[2]}:  # @file, if=x, host:x
+        for candidate in {arg, arg.removeprefix("@"), value, value.lstrip("@<"), arg.partition(":")[2]}:
+            # @file, if=x, f=@file (curl -F), host:x
             path_like = "/" in candidate or candidate.startswith(("~", "."))
             if candidate and (path_like or os.path.lexists(os.path.join(cwd, candidate))):
                 words.append(candidate)
@@ -187,74 +201,3 @@ def _writes(policy: Policy, name: str, invocation: Invocation) -> Refusal | None
         if positional and not policy.inside(policy.resolve(positional[0], os.path.join(cwd, base))):
             return Refusal("outside-worktree", f"do not link to {positional[0]}: it is outside the worktree")
     return None
-
-
-def targets(name: str, invocation: Invocation) -> list[str]:
-    """The paths a command writes (creates, changes, moves, deletes), as far as its words tell."""
-    args, redirects = invocation.argv[1:], invocation.redirects
-    found = [t for op, t in redirects if op in (">", ">>", ">|", "&>", "&>>", "<>")]
-    found += [t for op, t in redirects if op == ">&" and not re.fullmatch(r"\d*-?", t)]
-    positional, options = _split(args, set(VALUE_OPTIONS.get(name.rstrip("3"), "").split()))
-    directory = options.get("-t") or options.get("--target-directory")
-    last = [directory] if directory else positional[-1:] if len(positional) > 1 else []
-    if name in ("cp", "install", "rsync"):
-        found += last
-    elif name in REMOVERS:
-        found += positional + ([directory] if directory else [])
-    elif name in ("chmod", "chown", "chgrp"):
-        found += positional[1:]
-    elif name == "ln":
-        found += last or ["."]
-    elif name == "dd":
-        found += [a[3:] for a in args if a.startswith("of=")]
-    elif name in ("sed", "perl", "ruby") and any(
-        re.fullmatch(r"-[a-zA-Z]*i.*|--in-place.*", a) for a in args
-    ):
-        # the files after the program, or all of them when the program came with -e or -f
-        scripted = {"-e", "-f", "--expression"} & options.keys() or any(
-            re.fullmatch(r"-[a-z]*e", a) for a in args
-        )
-        found += positional if scripted else positional[1:]
-    elif name in ("awk", "gawk") and "inplace" in args:
-        found += positional[1:]
-    elif name == "tar":
-        short = "".join(a[1:] for a in args if re.fullmatch(r"-[a-zA-Z]+", a)) + (args[0] if args else "")
-        if "x" in short or "--extract" in args or "--get" in args:
-            found.append(options.get("-C") or options.get("--directory") or ".")
-        if "c" in short.replace("C", "") or "--create" in args:
-            found += [
-                v for a, v in zip(args, args[1:], strict=False) if re.fullmatch(r"-[a-zA-Z]*f|--file", a)
-            ]
-    elif name == "find" and ("-delete" in args or "-fprint" in args):
-        found += args[: next((i for i, a in enumerate(args) if a[:1] in "-!("), len(args))]
-        found += [v for f, v in zip(args, args[1:], strict=False) if f == "-fprint"]
-    elif name.rstrip("3") in OUTPUTS:
-        found += [v for k, v in options.items() if k in OUTPUTS[name.rstrip("3")].split()]
-    elif name == "virtualenv" or (name in ("python", "python3") and args[:2] == ["-m", "venv"]):
-        found += positional
-    elif name == "git":
-        found += guard_git.targets(args)
-    elif name in ("apply_patch", "applypatch"):
-        found += APPLY_PATCH.findall(invocation.stdin or " ".join(args))
-    if invocation.code and CODE_WRITES.search(invocation.code):
-        found += [p for p in CODE_PATH.findall(invocation.code) if not p.startswith(("/usr/", "/dev/"))]
-    return [t for t in found if t]
-
-
-def _split(args: list[str], with_values: set[str]) -> tuple[list[str], dict[str, str]]:
-    """A command's positional words, and its options with their values (`-o FILE`, `--out=FILE`)."""
-    positional: list[str] = []
-    options: dict[str, str] = {}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg.startswith("--") and "=" in arg:
-            key, _, value = arg.partition("=")
-            options[key] = value
-        elif arg in with_values:
-            options[arg] = args[i + 1] if i + 1 < len(args) else ""
-            i += 1
-        elif not arg.startswith("-") or arg == "-":
-            positional.append(arg)
-        i += 1
-    return positional, options

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from . import programs as guard_programs
+from . import scripts as guard_scripts
+from .patterns import braces
+from .scripts import SECRET_VAR
 from .shell import Command, Sub, Var, Word, parse
 
-SECRET_VAR = re.compile(
-    r"(^|_)(API_?KEY|ACCESS_KEY|PRIVATE_KEY|TOKEN|SECRET|PASSW(OR)?D|CREDENTIALS?)$", re.I
-)
 ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\+?=(.*)", re.S)
 KEYWORDS = {"!", "{", "}", "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "esac"}
 # A wrapper: the options of it that take a value, and how many words it takes before its command.
@@ -33,6 +33,9 @@ WRAPPERS = {
         ("xargs", "-a -d -E -I -L -n -P -s --arg-file --delimiter --replace --max-args", 0),
         ("parallel", "-j -S --jobs", 0), ("command", "", 0), ("builtin", "", 0), ("nohup", "", 0),
         ("setsid", "", 0), ("chronic", "", 0), ("unbuffer", "", 0), ("busybox", "", 0), ("strace", "-o", 0),
+        ("unshare", "--setuid -G --setgid -R --root -w --wd --map-user --map-group", 0), ("chrt", "", 1),
+        ("flock", "-w --timeout -E --conflict-exit-code", 1), ("fakeroot", "", 0), ("pkexec", "--user", 0),
+        ("firejail", "", 0), ("prlimit", "", 0), ("linux32", "", 0), ("linux64", "", 0),
     )
 }  # fmt: skip
 RUNNERS = dict.fromkeys(("uv", "poetry", "pipenv", "pdm", "hatch", "rye", "conda", "mamba", "pixi"), "run")
@@ -58,6 +61,7 @@ class Invocation:
     program_on_stdin: bool = False  # a shell or interpreter reading the program it runs on stdin
     runs: frozenset[str] = frozenset()  # the commands whose output it runs as a program
     from_file: bool = False  # read from a script file of the worktree, not the agent's command
+    sends_environment: bool = False  # the script file it runs sends the whole environment out
 
 
 def invocations(text: str, cwd: str, env: Mapping[str, str], root: str) -> list[Invocation]:
@@ -123,6 +127,8 @@ class Walker:
         self.run(argv, base, depth)
         ran = [i for i in self.found[start:] if i.argv]
         names = piped | {os.path.basename(i.argv[0]) for i in ran}
+        if any(i.code and guard_scripts.dumps_environment(i.code) for i in ran):
+            names |= {"env"}  # a program that prints the whole environment dumps it, as `env` does
         prints = guard_programs.prints(ran[-1], self.root, self.vars) if ran else None
         self.outputs[id(command)] = (names, prints, command)
         for target in [t for op, t in redirects if op in (">", ">>")] + guard_programs.downloads(ran):
@@ -133,9 +139,13 @@ class Walker:
                 self.fetched[path] = names & guard_programs.PRODUCERS
 
     def expand(self, word: Word, seen: _Seen) -> list[str]:
-        """The words `word` becomes; an unknown expansion stays an empty word (the guard sees a hole)."""
+        """The words `word` becomes, its `{a,b}` expanded; an unknown expansion stays an empty word (the
+        guard sees a hole)."""
         text, expanded = self.text(word, seen)
-        return [text] if word.quoted or not expanded else text.split() or [""]
+        if word.quoted:
+            return [text]
+        words = (text.split() or [""]) if expanded else [text]
+        return [b for w in words for b in (braces(w) if "{" in w else [w])]
 
     def text(self, word: Word, seen: _Seen) -> tuple[str, bool]:
         out, expanded = [], False
@@ -193,6 +203,8 @@ class Walker:
         if len(argv) > 1 and RUNNERS.get(name) == argv[1]:
             return _after_options(argv[2:], RUNNER_VALUES, 0) or None
         if name not in WRAPPERS or (name == "command" and argv[1:2] in (["-v"], ["-V"])):
+            return None
+        if name == "flock" and {"-c", "--command"} & set(argv):  # its command is a script: guard_programs
             return None
         values, skip = WRAPPERS[name]
         split = [v for f, v in zip(argv, argv[1:], strict=False) if f in ("-S", "--split-string")]
