@@ -40,6 +40,15 @@ class Change:
         """How lines about it start: `T-42/billing`."""
         return f"{self.ticket.id}/{self.repo}"
 
+    @property
+    def allowed_config(self) -> str | None:
+        """The warning every report of this change carries when its ticket lifts the rule that a
+        patch is judged by the base's gate configuration (`allow_config:`)."""
+        if not self.ticket.allow_config:
+            return None
+        files = ", ".join(self.ticket.allow_config)
+        return f"allow_config: {files}: the patch may change how it is judged there"
+
     def fail(self, step: str, why: str) -> StepError:
         """The one line a failed step of this change says: ticket, repo, step and why."""
         return StepError(f"{self.name}: {step}: {why}")

@@ -45,8 +45,11 @@ def run(change: Change, name: str) -> None:
             tree = worktrees.build_verify(change.workspace, tid, repo, change.base)
             report = check(change, gate, tree, patch=patch)
     write_atomic(paths.gate_log(tid, repo, name), report.log)
-    warning = None if change.workspace.sandboxed(repo) else "sandbox: off; the gate ran unconfined"
-    GateReport.of(gate.name, version(gate), report, warning).write(paths.gate_report(tid, repo, name))
+    said = [*([] if change.workspace.sandboxed(repo) else ["sandbox: off; the gate ran unconfined"]),
+            *([change.allowed_config] if change.allowed_config else [])]  # fmt: skip
+    GateReport.of(gate.name, version(gate), report, "; ".join(said) or None).write(
+        paths.gate_report(tid, repo, name)
+    )
     if report.status not in ("pass", "skipped"):
         log = paths.relative(paths.gate_log(tid, repo, name))
         raise change.fail(f"gate {name}", f"{report.status}: {report.summary} (see {log})")

@@ -12,6 +12,7 @@ import tarfile
 import tempfile
 from collections.abc import Generator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -275,6 +276,50 @@ def diff(mirror: Path, worktree: Path, base: str, *args: str, exclude: tuple[str
     """`git diff` of everything in `worktree` against `base`: new, deleted, renamed, binary files."""
     with _staged(mirror, worktree, base, exclude) as env:
         return git_bytes(worktree, "diff", "--cached", *(args or DIFF), base, env=env)
+
+
+@dataclass(frozen=True)
+class Changed:
+    """One path of a diff as git's machine output gives it: no quoting, the modes as they are."""
+
+    status: str  # A, M, D, R, C, T
+    old_mode: str  # 100644, 100755, 120000 (a symlink), 160000 (a gitlink); 000000 when added
+    new_mode: str  # 000000 when deleted
+    old: str
+    new: str
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return (self.old, self.new) if self.old != self.new else (self.new,)
+
+
+def raw_diff(mirror: Path, worktree: Path, base: str, exclude: tuple[str, ...] = ()) -> list[Changed]:
+    """What the worktree changes against `base`, path by path (`git diff --raw -z`, renames found)."""
+    with _staged(mirror, worktree, base, exclude) as env:
+        out = git_bytes(worktree, "diff", "--cached", "--raw", "-z", "-M", "--no-abbrev", base, env=env)
+    return parse_raw(out)
+
+
+def parse_raw(out: bytes) -> list[Changed]:
+    fields = out.decode("utf-8", errors="surrogateescape").split("\0")
+    found, i = [], 0
+    while i < len(fields) and fields[i].startswith(":"):
+        old_mode, new_mode, _, _, status = fields[i][1:].split(" ")
+        if status[0] in "RC":
+            old, new, i = fields[i + 1], fields[i + 2], i + 3
+        else:
+            old = new = fields[i + 1]
+            i += 2
+        found.append(Changed(status[0], old_mode, new_mode, old, new))
+    return found
+
+
+def blob(mirror: Path, sha: str, path: str) -> bytes | None:
+    """The file `path` at commit `sha` (None where it is not a file there)."""
+    try:
+        return git_bytes(mirror, "cat-file", "blob", f"{sha}:{path}", env=at(mirror))
+    except StepError:
+        return None
 
 
 def changed(mirror: Path, worktree: Path, base: str, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:

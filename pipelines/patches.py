@@ -17,6 +17,7 @@ from pipelines.change import Change
 from pipelines.errors import StepError
 from pipelines.files import read_json, write_atomic, write_json
 from pipelines.gates import GateReport
+from pipelines.guard import judged
 
 REPAIR_TEMPLATE = "repair.md.j2"
 AFTER_THE_RUN = {"retries"}  # agent settings that change what happens after a run, not the run
@@ -37,6 +38,7 @@ def digest(change: Change) -> str:
     settings = change.settings
     agent = json.dumps(agent_settings(change), separators=(",", ":"), ensure_ascii=False)  # as pydantic's
     h = hashlib.sha256(agent.encode() + repr(settings.spec.protect).encode())
+    h.update(repr(change.ticket.allow_config).encode())
     for path in inputs(change):
         h.update(change.paths.relative(path).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
@@ -92,8 +94,10 @@ def make(change: Change) -> None:
     )  # fmt: skip
     retries.release(paths, tid, repo)  # from here on a kill is no failure of the agent's
     usage: dict[str, Any] = {"agent": settings.agent.kind, "inputs": key}
-    if not workspace.sandboxed(repo):
-        usage["warning"] = "sandbox: off; the agent ran unconfined"
+    said = [*([] if workspace.sandboxed(repo) else ["sandbox: off; the agent ran unconfined"]),
+            *([change.allowed_config] if change.allowed_config else [])]  # fmt: skip
+    if said:
+        usage["warning"] = "; ".join(said)
     result, rounds, stopped = _runs(change, key, agent, job, installed)
     usage["repair_rounds"] = rounds
     usage.update((k, v) for k, v in vars(result).items() if k not in ("ok", "session"))
@@ -106,7 +110,7 @@ def make(change: Change) -> None:
         write_json(paths.agent_json(tid, repo), {**usage, "status": "failed"})
         raise change.fail("patch", str(result.error))
     patch = git.diff(mirror, work, change.base, exclude=installed)
-    if refusals := guard.check_patch(patch.decode(errors="replace"), settings.spec.protect):
+    if refusals := _refusals(change, mirror, work, patch, installed):
         for refusal in refusals:
             guard.record(paths.guard_log(tid, repo), "patch", None, refusal)
         write_json(paths.agent_json(tid, repo), {**usage, "status": "refused"})
@@ -115,6 +119,37 @@ def make(change: Change) -> None:
         raise change.fail("patch", f"the guard refused it: {refusals[0].reason}{more}; see {log}")
     write_atomic(paths.patch(tid, repo), patch)
     write_json(paths.agent_json(tid, repo), {**usage, "status": "done"})
+
+
+def _refusals(change: Change, mirror: Path, work: Path, patch: bytes, installed: tuple[str, ...]) -> list:
+    """What the guard refuses in the finished patch: its policy, read from git's machine output,
+    and any change to how the repo's gates judge it (judged by the base's rules)."""
+    changes = git.raw_diff(mirror, work, change.base, exclude=installed)
+    found = guard.check_patch(patch.decode(errors="replace"), change.settings.spec.protect, changes, work)
+    configured = [(g.name, plugins.gate(g.plugin).CONFIGURED) for g in change.settings.gates]
+    paths = [p for c in changes for p in c.paths]
+    return found + judged.refusals(
+        configured,
+        paths,
+        partial(git.blob, mirror, change.base),
+        partial(_file, work),
+        change.ticket.allow_config,
+    )
+
+
+def _refused(change: Change, work: Path, installed: tuple[str, ...]) -> bool:
+    """Whether the worktree as the agent left it would be refused: then no gate may run on it (a
+    link out of the tree would show a gate what it points at)."""
+    mirror = change.paths.mirror(change.repo)
+    return bool(
+        _refusals(change, mirror, work, git.diff(mirror, work, change.base, exclude=installed), installed)
+    )
+
+
+def _file(tree: Path, path: str) -> bytes | None:
+    """A regular file of the tree, as the patch leaves it (None: gone, or not a plain file)."""
+    target = tree / path
+    return target.read_bytes() if target.is_file() and not target.is_symlink() else None
 
 
 def _runs(
@@ -126,6 +161,8 @@ def _runs(
     result = _attempt(change, "agent", key, job, partial(agent.run, settings, job))
     rounds = 0
     while result.ok and rounds < settings.repair_rounds:
+        if _refused(change, job.worktree, installed):  # refused whatever a round does: no gate runs on it
+            break
         failing = _failing_gates(change, job.worktree, installed)
         if not failing:
             break

@@ -256,7 +256,7 @@ class _UnixLineServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer
     def drain(self) -> None:
         """Take the reports still waiting to be accepted: a refusal just before the run ended too."""
         while select.select([self.socket], [], [], 0)[0]:
-            self._handle_request_noblock()
+            self.handle_request()
 
 
 @contextmanager

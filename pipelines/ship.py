@@ -39,6 +39,7 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
             {
                 "repo": repo,
                 "sandbox": workspace.sandboxed(repo),
+                "allowed_config": change.allowed_config,
                 "base": entry.base,
                 "reason": entry.reason,
                 "patch": {"exists": patch_file.exists(), "files": files, "added": added, "removed": removed},
@@ -129,7 +130,9 @@ def _env(workspace: Workspace, repo: str, gates: list[GateReport]) -> dict[str, 
 
 def patch_cell(row: dict[str, Any]) -> str:
     p = row["patch"]
-    warning = "" if row["sandbox"] else " (sandbox off!)"
+    warning = ("" if row["sandbox"] else " (sandbox off!)") + (
+        " (allow_config!)" if row.get("allowed_config") else ""
+    )
     if not p["exists"]:
         return "not made" + warning
     made = "no change" if p["files"] == 0 else f"+{p['added']} -{p['removed']} in {count(p['files'], 'file')}"

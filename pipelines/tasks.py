@@ -43,6 +43,7 @@ from pipelines.config import Workspace
 from pipelines.errors import InputError, StepError
 from pipelines.evals import results, scenarios
 from pipelines.files import write_atomic
+from pipelines.gates import review
 from pipelines.reporter import STEPS, ShipReporter
 
 Task = dict[str, Any]
@@ -184,7 +185,13 @@ class Graph:
                 self._rel(paths.guard_log(tid, repo)),
             ],
             "uptodate": [
-                config_changed({"agent": patches.agent_settings(change), "protect": settings.spec.protect})
+                config_changed(
+                    {
+                        "agent": patches.agent_settings(change),
+                        "protect": settings.spec.protect,
+                        "allow_config": change.ticket.allow_config,
+                    }
+                )  # fmt: skip
             ],
             "clean": True,
         }
@@ -300,6 +307,7 @@ class Graph:
         )  # fmt: skip
         found = scenarios.discover(self.paths.root)
         guard_files = sorted(str(p) for p in Path(guard.__file__).parent.glob("*.py"))
+        asks = (prompts.TEMPLATE, patches.REPAIR_TEMPLATE, review.TEMPLATE, *planner.TEMPLATES)
         targets = []
         for key, (path, suite) in found.items():
             target = results.folder(self.workspace, key) / "result.json"
@@ -319,7 +327,8 @@ class Graph:
                 "doc": scenario.checks,
                 "actions": [self._step(lambda key=key: results.make(self.workspace, key, mode))],
                 "file_dep": [self._rel(p) for p in inputs]
-                + [str(templates.path(prompts.TEMPLATE)), *guard_files],
+                + [str(templates.path(name)) for name in asks]
+                + guard_files,
                 "targets": [self._rel(target)],
                 "uptodate": [config_changed(repr(mode))],
                 "clean": True,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipelines import frontmatter
+from pipelines import frontmatter, globs
 from pipelines.errors import InputError
 from pipelines.files import write_json
 from pipelines.yamlfile import KeyPath, validate
@@ -34,6 +34,7 @@ class TicketFront(BaseModel):
     env: str | dict[str, Any] | None = None
     budget_usd: float | None = Field(default=None, ge=0)
     planner: dict[str, Any] | None = None
+    allow_config: globs.Globs = ()  # gate configuration the patch may change (every report warns)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Ticket:
     skills: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     link: str | None = None
+    allow_config: tuple[str, ...] = ()  # globs: files whose gate configuration the patch may change
     overrides: dict[str, Any] = field(default_factory=dict)
     file: str = ""
     lines: dict[KeyPath, int] = field(default_factory=dict, compare=False, repr=False)
@@ -100,6 +102,7 @@ def load(path: Path, root: Path) -> Ticket:
         skills=tuple(front.skills),
         labels=tuple(front.labels),
         link=front.link,
+        allow_config=tuple(front.allow_config),
         overrides=overrides,
         file=file,
         lines=lines,

@@ -92,11 +92,22 @@ class GateJob:
         return sandbox.run(argv, self.box, self.env, timeout)
 
 
+@dataclass(frozen=True)
+class Configured:
+    """Where a repo configures a gate: what a patch may not change, since the gate judges the
+    patch by the base's rules."""
+
+    files: tuple[str, ...] = ()  # gitignore-style globs of files that configure it (at any depth)
+    tables: tuple[str, ...] = ()  # its tables in pyproject.toml, dotted: "tool.ruff"
+    sections: tuple[str, ...] = ()  # its sections in setup.cfg and tox.ini; "coverage:" is a prefix
+
+
 class Gate(Protocol):
     """A gate backend: a module with these members."""
 
     RUNS_CODE: bool  # it runs the repo's code: in the repo's own env
     BASELINE: bool  # its findings can be set against the base's (False: always strict)
+    CONFIGURED: Configured  # where the repo configures it
 
     def version(self, gate: GateSpec) -> str | None: ...
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report
+from pipelines.gates import Configured, Finding, GateJob, Report
 
 RUNS_CODE: bool = True  # in the repo's own env
 # a command's one verdict is not made of findings the base could already have: always strict
 BASELINE: bool = False
+CONFIGURED = Configured()  # by its `run:` in repos.yaml, which no patch changes
 
 
 def version(gate: GateSpec) -> str | None:

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from pipelines import sandbox, tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, not_installed
+from pipelines.gates import Configured, Finding, GateJob, Report, not_installed
 
 RUNS_CODE: bool = True  # in the repo's own env
 BASELINE: bool = True
+CONFIGURED = Configured(files=(".pre-commit-config.yaml", ".pre-commit-config.yml"))
 CONFIGS = (".pre-commit-config.yaml", ".pre-commit-config.yml")
 HEADER = re.compile(r"^(?!- )\S.*?(Passed|Failed|Skipped)$")
 LOCATED = re.compile(r"^(?:\./)?([^\s:][^:]*):(\d+):(?:\d+:)?(.*)$")  # path:line[:col]: message

@@ -9,10 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config
+from pipelines.gates import Configured, Finding, GateJob, Report, count, not_installed, own_config
 
 RUNS_CODE: bool = True  # in the repo's own env
 BASELINE: bool = True
+CONFIGURED = Configured(
+    files=("pytest.ini", ".pytest.ini", "conftest.py"),
+    tables=("tool.pytest",),
+    sections=("tool:pytest", "pytest"),
+)
 CONFIGS = {
     "pytest.ini": "",
     ".pytest.ini": "",

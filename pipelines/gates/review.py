@@ -21,7 +21,7 @@ from pipelines.agents import Job, Result
 from pipelines.config import GateSpec
 from pipelines.errors import StepError
 from pipelines.files import read_json, write_atomic
-from pipelines.gates import Finding, GateJob, Report, count
+from pipelines.gates import Configured, Finding, GateJob, Report, count
 from pipelines.sandbox import Box
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 RUNS_CODE: bool = False  # it reads the tree; nothing of the repo's runs
 BASELINE: bool = False  # a verdict on this patch: there is nothing on the base to set it against
+CONFIGURED = Configured()  # by its settings in repos.yaml and shipyard's template
 
 TEMPLATE = "review.md.j2"
 VERDICT = "verdict.json"  # in the attempt folder, once the answer was a verdict
@@ -149,16 +150,13 @@ def parse(answer: str) -> Verdict:
 
 
 def _prompt(change: Change, tree: Path, patch: bytes) -> str:
-    text = patch.decode(errors="replace")
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    return templates.render(
+    return templates.render(  # the patch goes in a data block its own text cannot close
         TEMPLATE,
         ticket=change.ticket,
         repo=change.repo,
         tree=str(tree),
         instructions=change.entry.instructions,
-        patch=text.rstrip("\n"),
-        fence="`" * max(3, longest + 1),  # a fence the patch's own backticks cannot close
+        patch=patch.decode(errors="replace").rstrip("\n"),
     )
 
 

@@ -8,10 +8,20 @@ from typing import TYPE_CHECKING
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config, python_files
+from pipelines.gates import (
+    Configured,
+    Finding,
+    GateJob,
+    Report,
+    count,
+    not_installed,
+    own_config,
+    python_files,
+)
 
 RUNS_CODE: bool = False
 BASELINE: bool = True
+CONFIGURED = Configured(files=("ruff.toml", ".ruff.toml"), tables=("tool.ruff",))
 
 CONFIGS = {"ruff.toml": "", ".ruff.toml": "", "pyproject.toml": "[tool.ruff"}
 

@@ -8,11 +8,21 @@ from typing import TYPE_CHECKING
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config, python_files
+from pipelines.gates import (
+    Configured,
+    Finding,
+    GateJob,
+    Report,
+    count,
+    not_installed,
+    own_config,
+    python_files,
+)
 from pipelines.gates.ruff import CONFIGS
 
 RUNS_CODE: bool = False
 BASELINE: bool = True
+CONFIGURED = Configured(files=("ruff.toml", ".ruff.toml", ".editorconfig"), tables=("tool.ruff",))
 
 HUNK = re.compile(r"@@ -(\d+)(?:,\d+)? \+\d+(?:,\d+)? @@")
 

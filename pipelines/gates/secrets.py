@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 from pipelines import git, sandbox, tools
 from pipelines.config import GateSpec
 from pipelines.errors import StepError
-from pipelines.gates import Finding, GateJob, Report, count
+from pipelines.gates import Configured, Finding, GateJob, Report, count
 
 RUNS_CODE: bool = False
 BASELINE: bool = True
+CONFIGURED = Configured(files=(".secrets.baseline", ".gitleaks.toml", ".gitleaksignore"))
 
 HUNK = re.compile(rb"^@@ -\S+ \+(\d+)")
 # the added lines go under added/tree/: a .gitleaks.toml the patch adds is not gitleaks' config

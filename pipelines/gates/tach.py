@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config
+from pipelines.gates import Configured, Finding, GateJob, Report, count, not_installed, own_config
 
 RUNS_CODE: bool = True  # in the repo's own env
 BASELINE: bool = True
+CONFIGURED = Configured(files=("tach.toml", "tach.domain.toml"), tables=("tool.tach",))
 # Without its own, tach would climb to the tach.toml of whatever folder holds the repo.
 CONFIGS = {"tach.toml": "", "pyproject.toml": "[tool.tach"}
 # tach's JSON names each diagnostic's kind and fields, not its message: these are tach's own words

@@ -8,11 +8,21 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines import tools
 from pipelines.config import GateSpec
-from pipelines.gates import Finding, GateJob, Report, count, not_installed, own_config, python_files
+from pipelines.gates import (
+    Configured,
+    Finding,
+    GateJob,
+    Report,
+    count,
+    not_installed,
+    own_config,
+    python_files,
+)
 from pipelines.gates.ruff import _relative
 
 RUNS_CODE: bool = True  # in the repo's own env
 BASELINE: bool = True
+CONFIGURED = Configured(files=("ty.toml",), tables=("tool.ty",))
 # Without its own, ty would take the [tool.ty] of any pyproject.toml above the repo.
 CONFIGS = {"ty.toml": "", "pyproject.toml": "[tool.ty"}
 

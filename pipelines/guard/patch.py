@@ -14,10 +14,18 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pipelines import globs
+from pipelines.git import Changed
 
-from .policy import PROTECTED, Refusal, protects
+from .policy import PROTECTED, Refusal, Rule, protects
+
+GITLINK, SYMLINK = "160000", "120000"
+GIT_FILES = {  # files git itself acts on, which a patch may not change
+    ".gitmodules": "which names submodules git fetches",
+    ".gitattributes": "which names filters and diff and merge drivers git runs",
+}
 
 SUPPRESSIONS = {
     "noqa": r"#\s*(ruff:\s*|flake8:\s*)?noqa\b",
@@ -52,10 +60,16 @@ class FileDiff:
     added_lines: list[str] = field(default_factory=list)
 
 
-def check_patch(patch: str, protected: Sequence[str] = PROTECTED) -> list[Refusal]:
+def check_patch(
+    patch: str, protected: Sequence[str] = PROTECTED, changes: Sequence[Changed] | None = None,
+    tree: Path | None = None,
+) -> list[Refusal]:  # fmt: skip
     """The policy applied after the fact to a unified diff, for every agent.
 
-    `protected` are gitignore-style globs, judged by the same regexes as in the hook.
+    `protected` are gitignore-style globs, judged by the same regexes as in the hook. `changes`
+    are the same diff as git's machine output (`git diff --raw -z`): what it says of paths and
+    modes is taken as it is, never re-read from the patch's text; `tree` holds the change (the
+    worktree), where a symlink's target is read.
     """
     rules = globs.rules(protected)
     files = _files(patch)
@@ -63,8 +77,6 @@ def check_patch(patch: str, protected: Sequence[str] = PROTECTED) -> list[Refusa
     by_old = {f.old: f for f in files}
     found: list[Refusal] = []
     for diff in files:
-        if any(protects(rules, p) for p in (diff.old, diff.new)):
-            found.append(Refusal("protected-path", f"the patch changes protected {diff.new or diff.old}"))
         if diff.deleted and TEST_FILE.search(diff.old) and diff.old not in moved:
             found.append(Refusal("deleted-test", f"the patch deletes the test file {diff.old}"))
         before = _count(diff.removed)  # what a file had, counting what moved into it from a deleted one
@@ -78,6 +90,32 @@ def check_patch(patch: str, protected: Sequence[str] = PROTECTED) -> list[Refusa
                 )
         if any(SECRET.search(x) for x in diff.added_lines):
             found.append(Refusal("secret", f"{diff.new} adds what looks like a secret"))
+    for change in changes if changes is not None else [Changed("M", "", "", f.old, f.new) for f in files]:
+        found += _path_rules(change, rules, tree)
+    return found
+
+
+def _path_rules(change: Changed, rules: Sequence[Rule], tree: Path | None) -> list[Refusal]:
+    """What a changed path may not be: protected, git's own machinery, a link out of the tree."""
+    found = []
+    if any(protects(rules, p) for p in change.paths):
+        found.append(Refusal("protected-path", f"the patch changes protected {change.new}"))
+    if GITLINK in (change.old_mode, change.new_mode):
+        found.append(
+            Refusal(
+                "gitlink", f"{change.new} is a submodule (a gitlink): the patch may not add or change one"
+            )
+        )
+    for path in change.paths:
+        name = os.path.basename(path)
+        if name in GIT_FILES:
+            what = GIT_FILES[name]
+            found.append(Refusal(name.lstrip("."), f"the patch changes {path}, {what}: only a person may"))
+    if change.new_mode == SYMLINK and tree is not None:
+        link = tree / change.new
+        if not Path(os.path.realpath(link)).is_relative_to(os.path.realpath(tree)):
+            target = os.readlink(link) if link.is_symlink() else "?"
+            found.append(Refusal("symlink-out", f"{change.new} is a link out of the tree (to {target})"))
     return found
 
 
@@ -107,8 +145,8 @@ def _files(patch: str) -> list[FileDiff]:
     in_hunk = False
     for line in patch.splitlines():
         if line.startswith("diff --git "):
-            old, _, new = line[len("diff --git ") :].partition(" b/")  # the ---/+++ lines say it exactly
-            files.append(FileDiff(old.removeprefix("a/"), new))
+            old, new = _header(line[len("diff --git ") :])  # the ---/+++ lines say it exactly
+            files.append(FileDiff(old, new))
             in_hunk = False
         elif not files:
             continue
@@ -129,6 +167,35 @@ def _files(patch: str) -> list[FileDiff]:
     return files
 
 
+def _header(rest: str) -> tuple[str, str]:
+    """The two paths of `diff --git a/OLD b/NEW`, either of them quoted as git quotes names."""
+    if rest.startswith('"'):
+        end = next(i for i in range(1, len(rest)) if rest[i] == '"' and rest[i - 1 : i] != "\\")
+        old, new = rest[: end + 1], rest[end + 2 :]
+    else:
+        old, _, new = rest.partition(" b/")
+        new = "b/" + new
+    return _unquote(old), _unquote(new)
+
+
+ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+
+
 def _unquote(path: str) -> str:
-    """A path as git prints it, without the quotes it puts around unusual names."""
-    return path.strip('"').removeprefix("a/").removeprefix("b/") if path.startswith('"') else path
+    """A path as git prints it, without its `a/` or `b/` and the C-style quoting git gives names
+    with unusual bytes (`"a/ci-\\303\\251.yml"` is `ci-é.yml`)."""
+    if path.startswith('"') and path.endswith('"') and len(path) > 1:
+        out, body, i = bytearray(), path[1:-1], 0
+        while i < len(body):
+            if body[i] == "\\" and i + 1 < len(body):
+                if body[i + 1] in "01234567":
+                    out.append(int(body[i + 1 : i + 4], 8) & 0xFF)
+                    i += 4
+                    continue
+                out.append(ESCAPES.get(body[i + 1], ord(body[i + 1])))
+                i += 2
+                continue
+            out += body[i].encode()
+            i += 1
+        path = out.decode(errors="surrogateescape")
+    return path.removeprefix("a/").removeprefix("b/")
