@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
 import io
 import os
 import re
@@ -223,16 +224,31 @@ def checkout(mirror: Path, path: Path, sha: str) -> Path:
     """Make `path` a fresh worktree of `mirror` at `sha`; its git folder inside the mirror.
 
     Always made anew: a sandboxed step may have left anything in the old one, its `.git` included.
+    Under the mirror's lock (git's `worktree prune` and `add` of one mirror must not interleave),
+    and its git folder named after `path` alone, so no two worktrees' folders are ever the same.
     """
-    remove_tree(path)
-    own_index(path).unlink(missing_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    git(mirror, "worktree", "prune", env=at(mirror))
-    git(mirror, "worktree", "add", "-q", "--force", "--detach", str(path), sha, env=at(mirror))
-    admin = admin_dir(mirror, path)
-    if admin is None:
-        raise StepError(f"git worktree add made no worktree at {path.name}")
-    return admin
+    with mirror_lock(mirror):
+        remove_tree(path)
+        own_index(path).unlink(missing_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        git(mirror, "worktree", "prune", env=at(mirror))
+        named = mirror / "worktrees" / admin_name(path)
+        remove_tree(named)  # a worktree of this path that lost its folder: its git folder goes too
+        git(mirror, "worktree", "add", "-q", "--force", "--detach", str(path), sha, env=at(mirror))
+        admin = admin_dir(mirror, path)
+        if admin is None:
+            raise StepError(f"git worktree add made no worktree at {path.name}")
+        if admin != named.resolve():
+            os.replace(admin, named)
+            write_atomic(path / ".git", f"gitdir: {named.resolve()}\n")
+    return named.resolve()
+
+
+def admin_name(path: Path) -> str:
+    """The name of a worktree's git folder: its own folder's name and a digest of its whole path
+    (one per ticket, repo and kind: `work-3f2a9c0d1e`)."""
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:10]
+    return f"{path.name}-{digest}"
 
 
 def admin_dir(mirror: Path, worktree: Path) -> Path | None:

@@ -82,3 +82,27 @@ def test_a_push_stopped_by_a_lock_a_killed_git_left_names_the_lock(tmp_path: Pat
     assert lock.exists()  # the user's remote: shipyard never removes what it cannot prove its own
     lock.unlink()
     git.push(mirror, str(remote), base, "shipyard/T-1", None)
+
+
+def test_many_tickets_check_out_worktrees_of_one_mirror_at_once_and_none_collides(tmp_path: Path) -> None:
+    """Six tickets' `work/` and `verify/` of one repo, made side by side again and again: every
+    checkout succeeds, and each worktree has a git folder of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    remote = make_remote(tmp_path / "r.git", {"a.txt": "one\n"})
+    mirror = tmp_path / "mirror.git"
+    git.ensure_mirror(mirror, str(remote))
+    base = git.rev(mirror, "refs/remotes/origin/main") or ""
+    trees = [tmp_path / "state" / f"T-{n}" / "lib" / kind for n in range(6) for kind in ("work", "verify")]
+
+    def make(tree: Path) -> Path:
+        admin = git.checkout(mirror, tree, base)
+        (tree / "a.txt").write_text(f"{tree}\n")
+        assert git.changed(mirror, tree, base) == ("a.txt",)
+        return admin
+
+    for _ in range(8):
+        with ThreadPoolExecutor(6) as pool:
+            admins = list(pool.map(make, trees))
+        assert len(set(admins)) == len(trees)
+        assert all(git.admin_dir(mirror, tree) == admin for tree, admin in zip(trees, admins, strict=True))
