@@ -163,6 +163,16 @@ def run(
     argv: Sequence[str], box: Box, env: Mapping[str, str], timeout: float, input: bytes | None = None
 ) -> tuple[int | None, bytes]:
     """Run `argv` in the sandbox, output merged; (None, output) when it timed out and was killed."""
+    code, out = _run(argv, box, env, timeout, input)
+    if code == 1 and out.startswith(b"bwrap: ") and box.enabled:  # a masked file went before its mount
+        _SCANS.clear()
+        code, out = _run(argv, box, env, timeout, input)
+    return code, out
+
+
+def _run(
+    argv: Sequence[str], box: Box, env: Mapping[str, str], timeout: float, input: bytes | None
+) -> tuple[int | None, bytes]:
     proc = spawn(
         argv, box, env, stdin=subprocess.PIPE if input else subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
@@ -181,6 +191,16 @@ def capture(
     argv: Sequence[str], box: Box, env: Mapping[str, str], timeout: float
 ) -> tuple[int | None, bytes, bytes]:
     """Run `argv` in the sandbox; (exit code, or None when it timed out and was killed, stdout, stderr)."""
+    code, out, err = _capture(argv, box, env, timeout)
+    if code == 1 and err.startswith(b"bwrap: ") and box.enabled:  # a masked file went before its mount
+        _SCANS.clear()
+        code, out, err = _capture(argv, box, env, timeout)
+    return code, out, err
+
+
+def _capture(
+    argv: Sequence[str], box: Box, env: Mapping[str, str], timeout: float
+) -> tuple[int | None, bytes, bytes]:
     proc = spawn(argv, box, env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         out, err = proc.communicate(timeout=timeout)
