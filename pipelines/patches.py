@@ -106,7 +106,8 @@ def make(change: Change) -> None:
         write_json(paths.agent_json(tid, repo), {**usage, "status": "stopped", "error": str(stopped)})
         raise stopped
     if not result.ok:
-        retries.hold(change, key, result)
+        if not result.blameless:  # an unreachable API or a missing key holds nothing: the next ship retries
+            retries.hold(change, key, result)
         write_json(paths.agent_json(tid, repo), {**usage, "status": "failed"})
         raise change.fail("patch", str(result.error))
     patch = git.diff(mirror, work, change.base, exclude=installed)

@@ -31,7 +31,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Generator, Iterable, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,20 @@ class Reply:
     content_type: str
     chunks: Iterable[bytes]
     headers: Mapping[str, str] = field(default_factory=dict)
+    fatal: str | None = None  # why no request of this run can succeed: the run ends at once
+
+
+class Fatal:
+    """Set once a request showed that no other can succeed (the API unreachable, the credential
+    refused): whoever runs the agent ends it then, rather than let its CLI retry until it times out."""
+
+    def __init__(self) -> None:
+        self.why: str | None = None
+        self.event = threading.Event()
+
+    def set(self, why: str) -> None:
+        self.why = self.why or why
+        self.event.set()
 
 
 Forward = Callable[[], Reply]  # the agent's request, on to the API with the real credential
@@ -88,6 +102,7 @@ class Door:
     folder: Path  # the sockets' folder: readable in the sandbox
     guard: Path  # where the guard hook reports a refusal
     sandboxed: bool
+    fatal: Fatal  # set when the API cannot be reached or refuses the credential
 
     def wrap(self, argv: list[str]) -> list[str]:
         """`argv` started behind the bridge that carries 127.0.0.1:PORT to the proxy's socket."""
@@ -104,7 +119,8 @@ def serve(
     """The proxy (and the guard's socket) for one agent run; gone when the run is."""
     folder = Path(tempfile.mkdtemp(prefix="shipyard-", dir=_short_tmp()))  # a socket path has 108 bytes
     log.parent.mkdir(parents=True, exist_ok=True)
-    handler = _handler(route, _Log(log), answer)
+    fatal = Fatal()
+    handler = _handler(route, _Log(log), answer, fatal)
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, folder, ignore_errors=True)
         if sandboxed:
@@ -116,7 +132,7 @@ def serve(
         stack.enter_context(_running(model))
         guard = _UnixLineServer(str(folder / GUARD_SOCKET), _Log(guard_log) if guard_log else None)
         stack.enter_context(_running(guard))
-        yield Door(url, folder, folder / GUARD_SOCKET, sandboxed)
+        yield Door(url, folder, folder / GUARD_SOCKET, sandboxed, fatal)
 
 
 def forward(route: Route, path: str, query: str, headers: Mapping[str, str], body: bytes) -> Reply:
@@ -130,10 +146,16 @@ def forward(route: Route, path: str, query: str, headers: Mapping[str, str], bod
     except urllib.error.HTTPError as err:
         answer = err
     except (OSError, ValueError) as err:  # refused, unreachable, a bad URL: the CLI sees an API error
-        why = getattr(err, "reason", err)
-        return error(502, f"shipyard's model proxy could not reach {route.upstream}: {why}")
+        why = f"the model API at {route.upstream} cannot be reached: {getattr(err, 'reason', err)}"
+        return replace(error(502, why), fatal=why)
     back = {k: answer.headers[k] for k in PASSED_BACK if answer.headers.get(k)}
-    return Reply(answer.status or 502, answer.headers.get("content-type", ""), _chunks(answer), back)
+    status = answer.status or 502
+    refused = (
+        f"the model API at {route.upstream} refused the credential ({status})"
+        if status in (401, 403)
+        else None
+    )
+    return Reply(status, answer.headers.get("content-type", ""), _chunks(answer), back, fatal=refused)
 
 
 def error(status: int, message: str) -> Reply:
@@ -159,7 +181,7 @@ class _Log:
             f.write(line.rstrip("\n") + "\n")
 
 
-def _handler(route: Route, log: _Log, answer: Answer | None) -> type[BaseHTTPRequestHandler]:
+def _handler(route: Route, log: _Log, answer: Answer | None, fatal: Fatal) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             self._serve()
@@ -177,6 +199,8 @@ def _handler(route: Route, log: _Log, answer: Answer | None) -> type[BaseHTTPReq
                 reply = answer(path, body, lambda: forward(route, path, parts.query, headers, body))
             else:
                 reply = forward(route, path, parts.query, headers, body)
+            if reply.fatal:
+                fatal.set(reply.fatal)
             sent = self._reply(reply)
             ms = round((time.monotonic() - started) * 1000, 1)
             record = {"method": self.command, "host": route.host, "path": parts.path, "status": reply.status,

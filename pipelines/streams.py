@@ -23,11 +23,13 @@ def run_json_lines(
     transcript: Path,
     secrets: Sequence[str] = (),
     stdin: Path | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[int | None, list[dict], str]:
     """Run `argv` in the sandbox; (exit code or None on timeout, the JSON events, stderr's last line).
 
     Every stdout line goes to `<transcript>.partial` as it arrives (with `secrets` blanked), so a
-    long run can be followed with `tail -f`; it becomes `transcript` once the run is over.
+    long run can be followed with `tail -f`; it becomes `transcript` once the run is over. `stop`,
+    once set, ends the run.
     """
     transcript.parent.mkdir(parents=True, exist_ok=True)
     with open(stdin or os.devnull, "rb") as given:  # a prompt of any size: argv has a limit (E2BIG)
@@ -40,6 +42,9 @@ def run_json_lines(
 
     timer = threading.Timer(timeout, expire)
     timer.start()
+    done = threading.Event()
+    if stop is not None:  # ended at once when it is set (the model proxy found the API unreachable)
+        threading.Thread(target=_stop_when, args=(stop, done, proc), daemon=True).start()
     stderr: list[str] = []
     reader = threading.Thread(target=lambda: stderr.extend(proc.stderr or ()), daemon=True)
     reader.start()
@@ -58,6 +63,7 @@ def run_json_lines(
                     continue
         code = proc.wait()
     finally:
+        done.set()
         timer.cancel()
         sandbox.ended(proc)
     os.replace(partial, transcript)
@@ -66,3 +72,10 @@ def run_json_lines(
     for secret in secrets:
         tail = tail.replace(secret, REDACTED)
     return (None if timed_out.is_set() else code), events, tail[:300]
+
+
+def _stop_when(stop: threading.Event, done: threading.Event, proc: subprocess.Popen) -> None:
+    while not done.wait(0.1):
+        if stop.is_set():
+            sandbox.kill(proc)
+            return

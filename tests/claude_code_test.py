@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -203,12 +204,36 @@ def test_the_agent_environment_holds_no_forge_token(workspace: Workspace) -> Non
             assert FORGE_TOKEN.encode() not in data and API_KEY.encode() not in data, path
 
 
-def test_without_model_credentials_the_step_says_what_to_export(workspace: Workspace) -> None:
+def test_without_model_credentials_the_step_says_what_to_export_and_the_next_ship_runs_it(
+    workspace: Workspace,
+) -> None:
     setup(workspace)
     missing = {name: "" for name in claude_code.CREDENTIALS}
     run = workspace.doit("ship", env=missing)
     assert run.returncode != 0
     assert "T-1/lib: patch: no model credentials: export ANTHROPIC_API_KEY or" in run.out + run.err
+    with FakeAnthropic(edit_turns(workspace, "'hello '", "'good day '")) as server:
+        again = ship(workspace, server)  # nothing was spent: the step is not held
+    assert again.returncode == 0, again.out + again.err
+    assert "+    return 'good day ' + name" in workspace.state("T-1", "lib", "patch.diff").read_text()
+
+
+def test_an_unreachable_api_ends_the_run_at_its_first_request_and_holds_nothing(workspace: Workspace) -> None:
+    setup(workspace)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there
+    env = {"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}", "ANTHROPIC_API_KEY": API_KEY}
+    run = workspace.doit("ship", env={**env, "CLAUDE_CODE_MAX_RETRIES": "9"})  # it would retry nine times
+    line = next(x for x in run.out.splitlines() if x.startswith("T-1/lib: patch: "))
+    assert f"the model API at http://127.0.0.1:{port} cannot be reached" in line
+    records = workspace.state("T-1", "lib", "proxy.jsonl").read_text().splitlines()
+    assert len(records) == 1  # ended at its first failed request, not after the CLI's retries
+    assert not workspace.state("T-1", "lib", "patch.failed").exists()
+    with FakeAnthropic(edit_turns(workspace, "'hello '", "'good day '")) as server:
+        again = ship(workspace, server)
+    assert again.returncode == 0, again.out + again.err
 
 
 def test_a_prompt_over_128_kib_reaches_the_model_whole(workspace: Workspace) -> None:

@@ -63,7 +63,11 @@ def test_an_api_that_cannot_be_reached_is_one_line_naming_it(tmp_path: Path) -> 
     with proxy.serve(route, tmp_path / "proxy.jsonl", None, sandboxed=False) as door:
         status, body = post(f"{door.url}/v1/messages", {})
     message = json.loads(body)["error"]["message"]
-    assert status == 502 and f"could not reach http://127.0.0.1:{port}" in message and "\n" not in message
+    assert (
+        status == 502
+        and f"the model API at http://127.0.0.1:{port} cannot be reached" in message
+        and "\n" not in message
+    )
 
 
 BEHIND_THE_BRIDGE = """\

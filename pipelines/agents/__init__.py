@@ -69,3 +69,6 @@ class Result:
     session: str | None = None  # to resume for a repair round, where the agent can
     answer: str | None = None  # its last message: what a planner or reviewer answers
     transient: bool = False  # it failed on the way (an API error, a timeout): a retry may succeed
+    # it failed before the agent could do anything (the API unreachable, no credential, no CLI):
+    # nothing of the change's, so the next `doit ship` runs it again, unasked
+    blameless: bool = False

@@ -33,6 +33,7 @@ ANTHROPIC = "https://api.anthropic.com"
 API_PATHS = ("/v1/messages", "/v1/messages/count_tokens")  # all the proxy lets the CLI ask
 READS = ("Read", "Glob", "Grep")  # all a planner or a reviewer may do
 WRITES = ("Bash", "Edit", "MultiEdit", "Write", "NotebookEdit", "WebFetch", "WebSearch")
+MAX_RETRIES = 2  # the CLI's own retries of an API error, unless CLAUDE_CODE_MAX_RETRIES says otherwise
 RETRYABLE = (408, 409, 429)  # statuses under 500 that are worth another try (429: too many requests)
 
 
@@ -72,13 +73,18 @@ def resume(settings: Settings, job: Job, session: str | None) -> Result:
 def run(settings: Settings, job: Job) -> Result:
     exe = binary()
     if exe is None:
-        return Result(False, None, 0.0, "the claude CLI is not installed; pip install claude-agent-sdk")
+        return Result(
+            False, None, 0.0, "the claude CLI is not installed; pip install claude-agent-sdk", blameless=True
+        )
     found = route(os.environ)
     if found is None and job.model is None:  # its HOME is shipyard's: no login there
-        return Result(False, None, 0.0, f"no model credentials: export {' or '.join(CREDENTIALS)}")
+        return Result(
+            False, None, 0.0, f"no model credentials: export {' or '.join(CREDENTIALS)}", blameless=True
+        )
     api, held = found or (proxy.Route(ANTHROPIC, API_PATHS), {"ANTHROPIC_API_KEY": proxy.PLACEHOLDER})
     env = {**job.env, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1", **held}
     env.update((name, os.environ[name]) for name in SETTINGS if name in os.environ and name not in env)
+    env.setdefault("CLAUDE_CODE_MAX_RETRIES", str(MAX_RETRIES))
     secrets = [os.environ[name] for name in CREDENTIALS if os.environ.get(name)]
     tools, mode = (READS, "default") if job.read_only else (settings.tools, "acceptEdits")
     # beside the transcript: outside the worktree, and read-only in the sandbox
@@ -102,9 +108,12 @@ def run(settings: Settings, job: Job) -> Result:
             argv += ["--model", settings.model]
         started = time.monotonic()
         code, events, tail = streams.run_json_lines(
-            door.wrap(argv), box, env, settings.timeout, job.transcript, secrets, stdin=job.prompt
+            door.wrap(argv), box, env, settings.timeout, job.transcript, secrets, job.prompt, door.fatal.event
         )
-    return _result(settings, code, events, tail, round(time.monotonic() - started, 3))
+    took = round(time.monotonic() - started, 3)
+    if door.fatal.why:  # the API cannot be reached or refused the key: not the change's fault
+        return Result(False, code, took, door.fatal.why, transient=True, blameless=True)
+    return _result(settings, code, events, tail, took)
 
 
 def route(given: Mapping[str, str]) -> tuple[proxy.Route, dict[str, str]] | None:

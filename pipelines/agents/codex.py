@@ -98,10 +98,12 @@ def resume(settings: Settings, job: Job, session: str | None) -> Result:
 def run(settings: Settings, job: Job) -> Result:
     exe = binary()
     if exe is None:
-        return Result(False, None, 0.0, "the codex CLI is not installed; run `npm ci` in shipyard's checkout")
+        why = "the codex CLI is not installed; run `npm ci` in shipyard's checkout"
+        return Result(False, None, 0.0, why, blameless=True)
     key = os.environ.get(settings.api_key_env, "")
     if not key and job.model is None:
-        return Result(False, None, 0.0, f"{settings.api_key_env} is not set; Codex needs the model's key")
+        why = f"{settings.api_key_env} is not set; Codex needs the model's key"
+        return Result(False, None, 0.0, why, blameless=True)
     api = route(settings, key)
     # in the sandbox's HOME (not under TMPDIR, where Codex refuses to work); its config read-only
     with (
@@ -119,16 +121,14 @@ def run(settings: Settings, job: Job) -> Result:
             "-",  # the prompt on stdin: argv has a size limit a long ticket reaches
         ]  # fmt: skip
         started = time.monotonic()
+        secrets = [key] if key else []
         code, events, tail = streams.run_json_lines(
-            door.wrap(argv),
-            box,
-            env,
-            settings.timeout,
-            job.transcript,
-            [key] if key else [],
-            stdin=job.prompt,
+            door.wrap(argv), box, env, settings.timeout, job.transcript, secrets, job.prompt, door.fatal.event
         )
-    return _result(settings, code, events, tail, round(time.monotonic() - started, 3))
+    took = round(time.monotonic() - started, 3)
+    if door.fatal.why:  # the API cannot be reached or refused the key: not the change's fault
+        return Result(False, code, took, door.fatal.why, transient=True, blameless=True)
+    return _result(settings, code, events, tail, took)
 
 
 def _result(settings: Settings, code: int | None, events: list[dict], tail: str, took: float) -> Result:
