@@ -3,15 +3,18 @@ sandboxed, in the repo's env when the gate runs the repo's code; one report, a p
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from pipelines import baselines, git, plugins, sandbox, templates, worktrees
 from pipelines.change import Change
 from pipelines.config import GateSpec
 from pipelines.errors import StepError
-from pipelines.files import write_atomic
+from pipelines.files import read_json, write_atomic, write_json
 from pipelines.gates import GateReport, Report, review
 
 
@@ -33,10 +36,47 @@ def used_repos(gate: GateSpec, planned: Iterable[str]) -> list[str]:
     return [r for r in gate.uses if r in planned]
 
 
+def settings(change: Change, gate: GateSpec) -> dict[str, Any]:
+    """The values a gate's verdict depends on besides its files: a change to one runs it again."""
+    env = change.settings.env
+    return {
+        "gate": gate.model_dump(),
+        "version": version(gate),
+        "base": change.base,
+        "env": env if isinstance(env, str) else env.model_dump(),
+        "uses": {u: change.plan.uses[u] for u in gate.uses if u in change.plan.uses},
+    }
+
+
+def files(change: Change, gate: GateSpec) -> list[Path]:
+    """The files a gate's verdict depends on: the patch, the patches of the repos it uses that
+    the ticket changes, and what else it reads (`inputs`)."""
+    paths, tid = change.paths, change.ticket_id
+    used = [paths.patch(tid, r) for r in used_repos(gate, change.plan.order)]
+    return [paths.patch(tid, change.repo), *used, *inputs(change, gate)]
+
+
+def digest(change: Change, gate: GateSpec) -> str:
+    """What identifies one run of the gate: its settings and the content of its files."""
+    h = hashlib.sha256(json.dumps(settings(change, gate), sort_keys=True, default=str).encode())
+    for path in files(change, gate):
+        h.update(path.read_bytes() if path.exists() else b"\0missing")
+    return h.hexdigest()
+
+
 def run(change: Change, name: str) -> None:
-    """The step; a report that is not a pass fails it."""
+    """The step; a report that is not a pass fails it. A failed verdict on the same inputs stands:
+    the gate is not run again until one changes (or `doit forget gate:...`)."""
     paths, tid, repo = change.paths, change.ticket_id, change.repo
     gate = next(g for g in change.settings.gates if g.name == name)
+    key, held = digest(change, gate), paths.gate_failed(tid, repo, name)
+    report_file = paths.gate_report(tid, repo, name)
+    if held.exists() and report_file.exists() and read_json(held).get("inputs") == key:
+        kept = GateReport.read(report_file)
+        log = paths.relative(paths.gate_log(tid, repo, name))
+        again = f"unchanged since; doit forget gate:{change.name}/{name} runs it again"
+        raise change.fail(f"gate {name}", f"{kept.status}: {kept.summary} (see {log}; {again})")
+    held.unlink(missing_ok=True)
     patch = paths.patch(tid, repo).read_bytes()
     if not patch:
         report = Report("skipped", summary="empty patch: nothing to check")
@@ -50,6 +90,8 @@ def run(change: Change, name: str) -> None:
     GateReport.of(gate.name, version(gate), report, "; ".join(said) or None).write(
         paths.gate_report(tid, repo, name)
     )
+    if report.status == "fail":  # a verdict (an error could not judge: it runs again)
+        write_json(held, {"inputs": key})
     if report.status not in ("pass", "skipped"):
         log = paths.relative(paths.gate_log(tid, repo, name))
         raise change.fail(f"gate {name}", f"{report.status}: {report.summary} (see {log})")

@@ -125,6 +125,11 @@ class Paths:
     def gate_report(self, ticket: str, repo: str, gate: str) -> Path:
         return self.repo_dir(ticket, repo) / "gates" / f"{gate}.json"
 
+    def gate_failed(self, ticket: str, repo: str, gate: str) -> Path:
+        """`gates/GATE.failed`: the inputs a gate failed on; while they are the same, its verdict
+        stands and the gate is not run again (`doit forget gate:...` removes it)."""
+        return self.repo_dir(ticket, repo) / "gates" / f"{gate}.failed"
+
     def gate_log(self, ticket: str, repo: str, gate: str) -> Path:
         return self.repo_dir(ticket, repo) / "gates" / f"{gate}.log"
 

@@ -214,19 +214,7 @@ class Graph:
                     ),
                 ],
                 "targets": [report, self._rel(paths.gate_log(tid, repo, gate.name))],
-                "uptodate": [
-                    config_changed(
-                        {
-                            "gate": gate.model_dump(),
-                            "version": checks.version(gate),
-                            "base": change.base,
-                            "env": settings.env
-                            if isinstance(settings.env, str)
-                            else settings.env.model_dump(),
-                            "uses": {u: change.plan.uses[u] for u in gate.uses if u in change.plan.uses},
-                        }
-                    )
-                ],
+                "uptodate": [config_changed(checks.settings(change, gate))],
                 "clean": True,
             }
         record = paths.step_error(tid, repo, "mr")
@@ -518,6 +506,8 @@ def dodo(root: Path | None = None, argv: Sequence[str] | None = None) -> dict[st
         )
     for ticket, repo in released(workspace, argv):
         retries.release(workspace.paths, ticket, repo)
+    for held in forgotten_gates(workspace, argv):
+        held.unlink(missing_ok=True)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _interrupted)
     return creators(workspace, argv)
@@ -567,6 +557,20 @@ def released(workspace: Workspace, argv: Sequence[str]) -> list[tuple[str, str]]
         return list(retries.every_held(workspace.paths))
     asked = [name.removeprefix("patch:").partition("/") for name in names if name.startswith("patch:")]
     return [(ticket, repo) for ticket, _, repo in asked if ticket and repo]
+
+
+def forgotten_gates(workspace: Workspace, argv: Sequence[str]) -> list[Path]:
+    """The failed verdicts `doit forget` or `doit clean` drops, so those gates run again: of the
+    gate tasks it names (`gate:T-1/lib/ruff`, `gate:T-1/lib` for a repo's), or all (`gate`, --all)."""
+    if len(argv) < 2 or argv[1] not in ("forget", "clean"):
+        return []
+    every = sorted(workspace.paths.state.glob("*/*/gates/*.failed")) if workspace.paths.state.is_dir() else []
+    names = argv[2:]
+    if "gate" in names or {"-a", "--all"} & set(names):
+        return every
+    asked = [name.removeprefix("gate:") for name in names if name.startswith("gate:")]
+    held = {p: f"{p.parents[2].name}/{p.parents[1].name}/{p.stem}" for p in every}
+    return [p for p, name in held.items() if any(name == a or name.startswith(f"{a}/") for a in asked)]
 
 
 def cleans_everything(argv: Sequence[str]) -> bool:

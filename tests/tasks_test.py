@@ -143,7 +143,13 @@ def test_a_failing_gate_blocks_only_its_repo_and_the_rerun_resumes_there(
     report = workspace.state("T-1", "report.md").read_text()  # and report.md says why
     assert "- No merge request: check did not pass." in report and "Gate **check**: fail" in report
 
-    flag.touch()
+    flag.touch()  # the world changed, not the gate's inputs: its verdict stands, the gate does not run
+    kept = workspace.doit("ship")
+    assert (
+        kept.returncode != 0 and "unchanged since; doit forget gate:T-1/app/check runs it again" in kept.out
+    )
+    assert json.loads(workspace.state("T-1", "app", "gates", "check.json").read_text())["status"] == "fail"
+    assert workspace.doit("forget", "gate:T-1/app/check").returncode == 0
     again = workspace.doit("ship")
     assert again.returncode == 0, again.out + again.err
     assert again.executed == ["gate:T-1/app/check", "mr:T-1/app", "ship:T-1"]  # no agent ran twice
