@@ -68,7 +68,7 @@ class Defaults(Strict):
 
 class RepoSpec(Strict):
     url: str
-    default_branch: str = "main"
+    default_branch: str | None = None  # None: the branch the remote's HEAD names (the plan records it)
     description: str = ""
     skills: tuple[str, ...] = ()
     seed: str | None = None

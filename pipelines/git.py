@@ -52,6 +52,7 @@ MIRROR_ATTRIBUTES = b"* !filter !diff !merge\n"
 # push), so nothing in it can name a filter, a diff driver, a hook or a command to run.
 MIRROR_CONFIG = b"[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n[gc]\n\tauto = 0\n"
 FETCH = "+refs/heads/*:refs/remotes/origin/*"
+HEAD = "refs/remotes/origin/HEAD"  # the branch the remote's HEAD names, as the last fetch found it
 DIFF = ("--binary", "--no-color", "--no-ext-diff", "--no-textconv", "-M")
 SHIPYARD = {  # the identity of commits when the user has none configured
     "GIT_AUTHOR_NAME": "shipyard",
@@ -83,15 +84,24 @@ def git_bytes(cwd: Path, *args: str, input: bytes | None = None, env: dict[str, 
 
 
 LOCKED = re.compile(r"Unable to create '([^']+\.lock)': File exists")
+# What git says after every failed connection, whatever the cause: the cause is the line before.
+UNREACHABLE = "fatal: Could not read from remote repository."
 
 
 def why(stderr: str) -> str:
     """The line of git's complaint that says why: a lock a killed git left (with its path), else
-    the last line."""
+    its first `fatal:` or `error:` line that names a cause, else what ssh said before git's
+    "Could not read from remote repository." (the advice after it, "...and the repository
+    exists.", says nothing of this failure), else the last line."""
     if found := LOCKED.search(stderr):
         lock = os.path.normpath(found[1])
         return f"{lock} exists: a git process stopped there left it; remove it if no git is running there"
     lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    if said := [line for line in lines if line.startswith(("fatal:", "error:")) and line != UNREACHABLE]:
+        return said[0]
+    if UNREACHABLE in lines:
+        before = lines.index(UNREACHABLE)
+        return lines[before - 1] if before else UNREACHABLE
     return lines[-1] if lines else ""
 
 
@@ -409,6 +419,35 @@ def numstat(patch: str) -> tuple[int, int, int]:
         elif line.startswith("-") and not line.startswith("--- "):
             removed += 1
     return files, added, removed
+
+
+def remote_head(mirror: Path, url: str) -> str | None:
+    """The branch the remote's HEAD names, or None when it names none the remote has (an empty
+    repo; a bare repo made with another default branch than the one pushed to it)."""
+    out = git(mirror, "ls-remote", "--symref", url, "HEAD", env=at(mirror))
+    for line in out.splitlines():
+        target, _, name = line.partition("\t")
+        if name == "HEAD" and target.startswith("ref: refs/heads/"):
+            return target.removeprefix("ref: refs/heads/")
+    return None
+
+
+def record_head(mirror: Path, branch: str | None) -> None:
+    """Note in the mirror the branch its remote's HEAD names, as `git clone` does
+    (refs/remotes/origin/HEAD, which a pruning fetch leaves alone); None forgets it."""
+    if branch is not None:
+        git(mirror, "symbolic-ref", HEAD, f"refs/remotes/origin/{branch}", env=at(mirror))
+    elif recorded_head(mirror) is not None:
+        git(mirror, "symbolic-ref", "--delete", HEAD, env=at(mirror))
+
+
+def recorded_head(mirror: Path) -> str | None:
+    """The branch `record_head` noted, or None."""
+    try:
+        ref = git(mirror, "symbolic-ref", "-q", HEAD, env=at(mirror))
+    except StepError:
+        return None
+    return ref.removeprefix("refs/remotes/origin/") if ref.startswith("refs/remotes/origin/") else None
 
 
 def remote_branch(mirror: Path, url: str, branch: str) -> str | None:

@@ -13,7 +13,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from pipelines import git, mirrors, plan, plugins, ship
+from pipelines import git, mirrors, plan, plugins, ship, states
 from pipelines.change import Change
 from pipelines.config import Workspace
 from pipelines.errors import StepError
@@ -26,6 +26,8 @@ LANDED = ("merged", "nothing to land")
 
 def make(change: Change) -> None:
     paths, tid, repo = change.paths, change.ticket_id, change.repo
+    if not paths.mr_json(tid, repo).exists():
+        raise change.fail("land", f"no merge request yet ({_why_not(change)}): doit ship:{tid}")
     record = Record.read(paths.mr_json(tid, repo))
     target = paths.repo_dir(tid, repo) / "land.json"
     if record.state == "no-change":
@@ -62,11 +64,19 @@ def _check_gates(change: Change) -> None:
     patch = paths.patch(tid, repo).read_bytes()
     digest = hashlib.sha256(patch).hexdigest()
     for gate in change.settings.gates:
+        if not paths.gate_report(tid, repo, gate.name).exists():
+            raise change.fail("land", f"gate {gate.name} has not judged the patch yet: doit ship:{tid}")
         report = GateReport.read(paths.gate_report(tid, repo, gate.name))
         if report.status != "pass":
             raise change.fail("land", f"gate {gate.name} did not pass: {report.status}")
         if report.patch_sha256 is not None and report.patch_sha256 != digest:
             raise change.fail("land", f"gate {gate.name} judged another patch")
+
+
+def _why_not(change: Change) -> str:
+    """Why a repo has no merge request: its state, as every report says it."""
+    gates = tuple(g.name for g in change.settings.gates)
+    return str(states.of(change.paths, change.ticket_id, change.repo, gates))
 
 
 def mark_landed(ticket_file: Path) -> None:

@@ -65,7 +65,8 @@ def make(change: Change) -> None:
         published = plugins.forge(forge.kind).publish(forge, mr)
     except StepError as err:
         raise change.fail("mr", str(err)) from None
-    record = {**published, "branch": branch, "commit": sha, "title": mr.title, "body": mr.body}
+    record = {**published, "branch": branch, "commit": sha, "title": mr.title, "body": mr.body,
+              "patch_sha256": digest}  # fmt: skip
     Record(ticket=tid, repo=repo, base=change.base, **record).write(paths.mr_json(tid, repo))
 
 
@@ -105,7 +106,14 @@ def branch_of(change: Change) -> str:
     record = change.paths.mr_json(change.ticket_id, change.repo)
     if record.exists() and (pushed := Record.read(record).branch):
         return pushed
-    return branch_name(change.settings.branch_prefix, change.ticket_id, change.ticket.slug)
+    prefix, tid = change.settings.branch_prefix, change.ticket_id
+    name, cut = (branch_name(prefix, tid, slug) for slug in (change.ticket.slug, change.ticket.cut_slug))
+    if cut != name:  # state/ was deleted: a branch pushed when slugs were cut mid-word keeps that name
+        mirror = base_mirror(change.workspace, change.repo, change.base)
+        remote = mirrors.url(change.paths, change.settings.spec)
+        if git.remote_branch(mirror, remote, cut) and not git.remote_branch(mirror, remote, name):
+            return cut
+    return name
 
 
 def _reusable(mirror: Path, current: str | None, tree: str, base: str) -> str | None:

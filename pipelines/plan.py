@@ -112,16 +112,20 @@ def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = d
     ticket = workspace.tickets[ticket_id]
     target = paths.plan(ticket_id)
     old: dict[str, str] = {}
+    branches: dict[str, str] = {}  # the default branch each pinned base was taken from
     if not repin and (previous := read(paths, ticket_id)) is not None:
         old = {**previous.uses, **{entry.name: entry.base for entry in previous.repos}}
+        branches = {entry.name: entry.default_branch for entry in previous.repos}
 
-    def pin(repo: str) -> str:
-        pinned = old.get(repo)
+    def pin(repo: str) -> tuple[str, str]:
+        """The repo's default branch and its base: kept where pinned already, else the branch's tip."""
+        spec, pinned = workspace.repos[repo], old.get(repo)
         if pinned and mirrors.has(paths, repo, pinned):
-            return pinned
-        return mirrors.tip(paths, repo, workspace.repos[repo])
+            kept = spec.default_branch or branches.get(repo)  # the branch it was pinned from
+            return kept or mirrors.default_branch(paths, repo, spec), pinned
+        return mirrors.branch_tip(paths, repo, spec)
 
-    def pin_if_reachable(repo: str) -> str | None:
+    def pin_if_reachable(repo: str) -> tuple[str, str] | None:
         """A repo the ticket does not name is skipped, with a warning, when it cannot be reached;
         one it names fails the plan (and only this ticket's)."""
         try:
@@ -137,7 +141,8 @@ def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = d
     words = identifiers(ticket) if not named else []
     with ThreadPoolExecutor(FETCH_JOBS) as pool:
         reached = dict(zip(candidates, pool.map(pin_if_reachable, candidates), strict=True))
-        bases = {repo: base for repo, base in reached.items() if base is not None}
+        pins = {repo: pinned for repo, pinned in reached.items() if pinned is not None}
+        bases = {repo: base for repo, (_, base) in pins.items()}
         candidates = list(bases)
         hits = pool.map(lambda r: git.grep(paths.mirror(r), bases[r], words), candidates)
         found = dict(zip(candidates, hits, strict=True))
@@ -171,8 +176,8 @@ def make(workspace: Workspace, ticket_id: str, repin: bool, planner: Planner = d
         {u for c in choices for g in workspace.settings(ticket, c.repo).gates for u in g.uses} - chosen
     )
     with ThreadPoolExecutor(FETCH_JOBS) as pool:
-        uses = dict(zip(used, pool.map(pin, used), strict=True))
-    repos = tuple(_entry(workspace, ticket, c, bases[c.repo]) for c in choices)
+        uses = {repo: pinned[1] for repo, pinned in zip(used, pool.map(pin, used), strict=True)}
+    repos = tuple(_entry(workspace, ticket, c, *pins[c.repo]) for c in choices)
     write(target, Plan(ticket=ticket_id, repos=repos, uses=uses, **who))
 
 
@@ -191,7 +196,7 @@ def _uses_order(
     )
 
 
-def _entry(workspace: Workspace, ticket: Ticket, choice: Choice, base: str) -> Entry:
+def _entry(workspace: Workspace, ticket: Ticket, choice: Choice, branch: str, base: str) -> Entry:
     spec = workspace.repos[choice.repo]
     chosen = set(ticket.skills) | set(spec.skills)
     wanted = [s for s in workspace.skills.values() if s.applies_to and s.name not in chosen]
@@ -201,7 +206,7 @@ def _entry(workspace: Workspace, ticket: Ticket, choice: Choice, base: str) -> E
     return Entry(
         name=choice.repo,
         base=base,
-        default_branch=spec.default_branch,
+        default_branch=branch,  # what later steps target: read from the plan, never the remote again
         reason=choice.reason,
         skills=tuple(sorted(chosen)),
         instructions=choice.instructions,

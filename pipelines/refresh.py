@@ -18,7 +18,7 @@ def make(workspace: Workspace, ticket_id: str) -> None:
         raise StepError(f"{ticket_id}: refresh: no plan yet; ship it first")
     entries, moved, said = [], {}, []
     for entry in planned.repos:
-        tip = mirrors.tip(paths, entry.name, workspace.repos[entry.name])
+        tip = mirrors.tip(paths, entry.name, workspace.repos[entry.name], entry.default_branch)
         if tip == entry.base:
             entries.append(entry)
             continue

@@ -1,20 +1,26 @@
 """doit's console output: a line as each step ends, with its outcome and how long it ran (a
 failure's own line under it), the steps still running kept live on a terminal, then a closing
-table: ticket, repo, patch, gates, merge request, cost."""
+table drawn for the terminal's width: ticket, repo, state, patch, gates, cost."""
 
 from __future__ import annotations
 
+import io
+import os
+import shutil
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from doit.exceptions import BaseFail, TaskFailed, UnmetDependency
 from doit.reporter import ConsoleReporter
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.spinner import Spinner
+from rich.table import Table
 from rich.text import Text
 
 from pipelines import ship
@@ -202,47 +208,79 @@ class ShipReporter(ConsoleReporter):
         ws = self.workspace
         if ws is None:
             return
-        rows = []
+        tickets: list[tuple[str, str, list[tuple[str, ...]]]] = []
         for ticket in self.tickets:
             if ticket not in ws.tickets:
                 continue
             if ticket in self.failed and ws.paths.plan(ticket).exists():
                 ship.write_report(ws, ticket)
             summary = ship.summarize(ws, ticket)
-            for row in summary:
-                cells = (ship.patch_cell(row), ship.gates_cell(row), ship.mr_cell(row))
-                rows.append((ticket, row["repo"], *cells, ship.cost_cell(row["cost_usd"])))
+            rows: list[tuple[str, ...]] = [
+                (
+                    ticket,
+                    r["repo"],
+                    r["state_cell"],
+                    ship.patch_cell(r),
+                    ship.gates_cell(r),
+                    ship.cost_cell(r["cost_usd"]),
+                )
+                for r in summary
+            ]
             spent = ship.cost(ws, ticket)
             # the ticket's total, where it says more than its one row: several repos, or a planner
             if spent > 0 and (len(summary) > 1 or spent - sum(r["cost_usd"] for r in summary) > 1e-6):
                 rows.append((ticket, "total", "", "", "", ship.cost_cell(spent)))
-        if rows:
-            columns = ("ticket", "repo", "patch", "gates", "merge request", "cost")
-            self.write(boxed("shipyard", columns, rows))
+            branch = next((r["mr"]["branch"] for r in summary if r["mr"].get("branch")), "")
+            tickets.append((ticket, branch, rows))
+        if tickets:
+            self.write(table(tickets, terminal_width(self.outstream), styled=self.console is not None))
 
 
-def boxed(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A table drawn in box characters, as rich draws one. By hand: rich takes a second to lay out
-    a thousand rows, and a run of a thousand repos ends with one row each."""
-    widths = [max(len(value) for value in column) for column in zip(columns, *rows, strict=True)]
+COLUMNS = ("ticket", "repo", "state", "patch", "gates", "cost")
+BIG = 100  # rows past which the table is a count per state and the rows that need you (a table of
+# a thousand rows takes rich a second to lay out, and no one reads it: report.md has them all)
 
-    def rule(left: str, fill: str, cross: str, right: str) -> str:
-        return left + cross.join(fill * (w + 2) for w in widths) + right + "\n"
 
-    def cells(values: Sequence[str], bar: str) -> str:
-        padded = (f" {value.ljust(width)} " for value, width in zip(values, widths, strict=True))
-        return bar + bar.join(padded) + bar + "\n"
+def table(tickets: Sequence[tuple[str, str, list[tuple[str, ...]]]], width: int, styled: bool = False) -> str:
+    """The closing table, drawn for `width` columns: each ticket's branch named once above it, long
+    cells folded inside their column."""
+    out = io.StringIO()
+    console = Console(file=out, width=width, force_terminal=styled, highlight=False, no_color=not styled)
+    for ticket, branch, _ in tickets:
+        if branch:
+            console.print(Text(f"{ticket}: branch {branch}"), soft_wrap=True)
+    rows = [row for _, _, found in tickets for row in found]
+    if len(rows) > BIG:
+        console.print(_counts(rows), soft_wrap=True)
+        rows = [row for row in rows if row[1] != "total" and row[2].split(":")[0] not in QUIET][:BIG]
+        if not rows:
+            return out.getvalue()
+    grid = Table(title="shipyard", title_justify="left", box=box.HEAVY_HEAD, expand=False)
+    for column in COLUMNS:
+        grid.add_column(column, overflow="fold", no_wrap=column in ("ticket", "cost"))
+    for row in rows:
+        grid.add_row(*map(Text, row))  # as they are: a `[gates]` in a cell is no markup
+    console.print(grid)
+    return out.getvalue()
 
-    return "".join(
-        [
-            f"{title}\n",
-            rule("┏", "━", "┳", "┓"),
-            cells(columns, "┃"),
-            rule("┡", "━", "╇", "┩"),
-            *(cells(row, "│") for row in rows),
-            rule("└", "─", "┴", "┘"),
-        ]
-    )
+
+QUIET = ("open", "no change", "landed", "ready", "planned")  # states that need no one, in a big table
+
+
+def _counts(rows: Sequence[tuple[str, ...]]) -> Text:
+    counted = Counter(row[2].split(":")[0] for row in rows if row[1] != "total")
+    said = ", ".join(f"{n} {state}" for state, n in counted.most_common())
+    return Text(f"{len(rows)} repos: {said}; each one in state/ID/report.md. Those that need you:")
+
+
+def terminal_width(stream: Any) -> int:
+    """The width to draw for: the terminal's, else COLUMNS, else 100."""
+    if _is_terminal(stream):
+        try:
+            return os.get_terminal_size(stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            pass
+    return shutil.get_terminal_size((100, 24)).columns
 
 
 def _is_terminal(stream: Any) -> bool:

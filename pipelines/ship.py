@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipelines import envs, git, merge_requests, plan, spend, templates
+from pipelines import diffs, envs, git, merge_requests, plan, spend, states, templates
 from pipelines.change import Change, resolve
 from pipelines.config import Workspace
 from pipelines.files import read_json, write_atomic, write_json
 from pipelines.forges import Record
 from pipelines.gates import GateReport, count
+from pipelines.paths import Paths
 
 TEMPLATE = "report.md.j2"
 SHOWN = {"gate", "status", "summary", "findings", "pre_existing"}  # of a gate report, in report.md
@@ -55,6 +56,10 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
                 else {},
                 "cost_usd": round(spend.cost(paths.repo_dir(ticket_id, repo)), 6),  # every attempt's
                 "held": paths.failed_run(ticket_id, repo).exists(),  # a failed agent run waits (retries.py)
+                "state": str(
+                    state := states.of(paths, ticket_id, repo, tuple(g.name for g in settings.gates))
+                ),
+                "state_cell": state.cell,
             }
         )
     return rows
@@ -79,6 +84,7 @@ def make(workspace: Workspace, ticket_id: str) -> None:
                     "gates": {g["gate"]: g["status"] for g in r["gates"]},
                     "mr": {k: r["mr"][k] for k in ("state", "branch", "commit", "url") if k in r["mr"]},
                     "cost_usd": r["cost_usd"],
+                    "state": r["state"],
                 }
                 for r in rows
             ],
@@ -94,6 +100,7 @@ def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]
     for r in rows:
         r.update(patch_cell=patch_cell(r), gates_cell=gates_cell(r), mr_cell=mr_cell(r))
         r.update(cost_cell=cost_cell(r["cost_usd"]))
+        r.update(shown(workspace.paths, ticket_id, r))
     ticket = workspace.tickets[ticket_id]
     write_atomic(
         workspace.paths.report(ticket_id),
@@ -140,6 +147,10 @@ def patch_cell(row: dict[str, Any]) -> str:
 
 
 def gates_cell(row: dict[str, Any]) -> str:
+    """`ruff, pytest: pass` when they agree, else `ruff pass, ty fail`."""
+    said = {g["status"] for g in row["gates"]}
+    if len(said) == 1 and len(row["gates"]) > 1:
+        return f"{', '.join(g['gate'] for g in row['gates'])}: {said.pop()}"
     return ", ".join(f"{g['gate']} {g['status']}" for g in row["gates"]) or "-"
 
 
@@ -155,3 +166,58 @@ def mr_cell(row: dict[str, Any]) -> str:
     if mr.get("state") == "no-change":
         return "none (no change)"
     return mr.get("branch", "not opened")
+
+
+def shown(paths: Paths, ticket_id: str, row: dict[str, Any]) -> dict[str, Any]:
+    """What report.md says of a repo besides its summary: links to the artifacts that exist, why
+    the patch step failed, the diff (folded past a size) and the next step."""
+    repo = row["repo"]
+    patch = paths.patch(ticket_id, repo)
+    for g in row["gates"]:
+        g.update(said=gate_said(g), log=paths.gate_log(ticket_id, repo, g["gate"]).exists())
+    files = (paths.prompt, paths.patch, paths.agent_json, paths.transcript, paths.guard_log)
+    made = [p for p in (f(ticket_id, repo) for f in files) if p.exists()]  # a failed step makes some not
+    links = [p.relative_to(paths.ticket_dir(ticket_id)).as_posix() for p in made]
+    said: dict[str, Any] = {
+        "links": ", ".join(f"[{link}]({link})" for link in links) or "none yet",
+        "patch_error": diffs.failure(paths, ticket_id, repo),
+        "diff": diffs.folded(patch.read_bytes().decode(errors="replace"), f"{repo}/patch.diff")
+        if patch.exists() and patch.stat().st_size
+        else "",
+    }
+    said["next"] = next_step(ticket_id, {**row, **said})
+    return said
+
+
+def gate_said(gate: dict[str, Any]) -> str:
+    """`fail, 2 new findings, 298 pre-existing (why)`: the gate's summary only where it says more
+    than the counts (a baseline's summary is those very counts)."""
+    counts = f"{count(len(gate['findings']), 'new finding')}, {len(gate['pre_existing'])} pre-existing"
+    summary = gate["summary"]
+    return f"{gate['status']}, {counts}" + (f" ({summary})" if summary and summary != counts else "")
+
+
+def next_step(ticket_id: str, row: dict[str, Any]) -> str:
+    """The one thing to do next for the repo, in the words of its state: report.md ends with it."""
+    repo, state, mr = row["repo"], row.get("state", ""), row["mr"]
+    name, ship = f"{ticket_id}/{repo}", f"`doit ship:{ticket_id}`"
+    failed = ", ".join(g["gate"] for g in row["gates"] if g["status"] not in ("pass", "skipped"))
+    if row["land"].get("state") == "merged":
+        return "nothing: it has landed"
+    if row["held"]:
+        return f"`doit forget patch:{name}` to run the agent again"
+    if row["patch_error"]:
+        return f"fix what stopped the patch step (above) and {ship}"
+    if not row["patch"]["exists"]:
+        return f"{ship} to make the patch"
+    if row["patch"]["files"] == 0:
+        return f"nothing, unless {repo} should change: then say how in the ticket and {ship}"
+    if failed:
+        return f"fix what {failed} found and {ship} (`doit forget gate:{name}` runs its gates again as is)"
+    if mr.get("state") == "open" and not state.startswith("outdated"):
+        if state.startswith(("waiting", "failed at land")):
+            return f"`doit land:{ticket_id}` again once that is resolved"
+        return f"review the merge request at {mr.get('url') or mr['branch']}, then `doit land:{ticket_id}`"
+    if row["mr_error"]:
+        return f"fix what stopped the merge request (above) and {ship}"
+    return f"{ship} to run the steps still to do"

@@ -43,12 +43,24 @@ def begin(folder: Path, role: str, inputs: str | None = None) -> Path:
 
 
 def end(attempt: Path, result: Result, transcript: Path | None = None) -> None:
-    """Record how the attempt ended, with a copy of its transcript."""
-    if transcript is not None and transcript.exists():
-        shutil.copyfile(transcript, attempt / "transcript.jsonl")
-    started = read_json(attempt / USAGE)
+    """Record how the attempt ended, with a copy of its transcript. A StepError when the step's
+    folder went away while it ran (`rm -rf state`): there is nothing left to record it in."""
+    try:
+        if transcript is not None and transcript.exists():
+            shutil.copyfile(transcript, attempt / "transcript.jsonl")
+        started = read_json(attempt / USAGE)
+    except FileNotFoundError:
+        if attempt.is_dir():
+            raise
+        raise StepError(f"{_shown(attempt.parent.parent)} was removed while the step ran") from None
     usage = {k: v for k, v in asdict(result).items() if k not in ("ok", "session", "answer")}
     write_json(attempt / USAGE, {**started, **usage, "status": "done" if result.ok else "failed"})
+
+
+def _shown(folder: Path) -> str:
+    """`state/ID/REPO` (or `state/ID/planner`): the step's folder as the user knows it, whatever
+    the workspace's own path. Attempts live nowhere else, so its last three parts say it."""
+    return "/".join(folder.parts[-3:])
 
 
 def attempts(folder: Path) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from doit.tools import config_changed
 from pipelines import (
     checks,
     config,
+    diffs,
     guard,
     intake,
     landing,
@@ -30,6 +31,7 @@ from pipelines import (
     plan,
     planner,
     prompts,
+    prune,
     refresh,
     retries,
     ship,
@@ -134,6 +136,10 @@ class Graph:
             }
 
     def ship(self) -> Iterator[Task]:
+        if not self.workspace.open_tickets():
+            said = f"nothing to ship: {self._rel(self.paths.tickets)}/ has no open ticket"
+            yield {"basename": "ship", "actions": [lambda: print(said)], "verbosity": 2}
+            return
         for ticket in self.workspace.open_tickets():
             planned = plan.load(self.workspace, ticket.id)
             if planned is None:
@@ -176,7 +182,7 @@ class Graph:
             "basename": "patch",
             "name": name,
             "doc": KINDS["patch"],
-            "actions": [self._step(lambda: patches.make(change))],
+            "actions": [self._step(lambda: patches.make(change), paths.step_error(tid, repo, "patch"))],
             "file_dep": [self._rel(p) for p in patches.inputs(change)],
             "targets": [
                 patch,
@@ -252,6 +258,7 @@ class Graph:
             str(templates.path(merge_requests.LINKS_TEMPLATE)),
         ]
         for change in changes:
+            deps.append(self._rel(paths.patch(tid, change.repo)))  # report.md shows it
             deps.append(self._rel(paths.mr_json(tid, change.repo)))
             deps += [self._rel(paths.gate_report(tid, change.repo, g.name)) for g in change.settings.gates]
         return {
@@ -265,16 +272,34 @@ class Graph:
         }
 
     def status(self) -> Iterator[Task]:
-        for ticket in self.workspace.open_tickets():
-            planned = plan.load(self.workspace, ticket.id)
-            if planned and any(self.paths.mr_json(ticket.id, repo).exists() for repo in planned.order):
-                yield {
-                    "name": ticket.id,
-                    "doc": "Read each merge request's state and checks back from its forge.",
-                    "actions": [self._step(lambda tid=ticket.id: status.make(self.workspace, tid))],
-                    "uptodate": [False],
-                    "verbosity": 2,
-                }
+        planned = [t for t in self.workspace.open_tickets() if plan.load(self.workspace, t.id)]
+        if not planned:
+            said = "nothing to report: no open ticket has a plan yet (doit ship plans them)"
+            yield {"basename": "status", "actions": [lambda: print(said)], "verbosity": 2}
+        for ticket in planned:
+            yield {
+                "name": ticket.id,
+                "doc": "Say where each repo of the ticket stands, with its merge request's checks.",
+                "actions": [self._step(lambda tid=ticket.id: status.make(self.workspace, tid))],
+                "uptodate": [False],
+                "verbosity": 2,
+            }
+
+    def diff(self) -> Iterator[Task]:
+        for ticket in self.workspace.open_tickets():  # a ticket with no plan yet says so
+            yield {
+                "name": ticket.id,
+                "doc": "Print the ticket's change: each repo's patch.diff, in plan order.",
+                "actions": [self._step(lambda tid=ticket.id: diffs.show(self.workspace, tid))],
+                "uptodate": [False],
+                "verbosity": 2,
+            }
+        if not self.workspace.open_tickets():
+            yield {
+                "basename": "diff",
+                "actions": [lambda: print("no open ticket: nothing to show")],
+                "verbosity": 2,
+            }
 
     def env(self) -> Iterator[Task]:
         for repo in self.workspace.repos:
@@ -333,11 +358,12 @@ class Graph:
 
     def land(self) -> Iterator[Task]:
         """Per planned repo, in plan order: merge its merge request; then the ticket is landed."""
+        found = False
         for ticket in self.workspace.open_tickets():
             planned = plan.load(self.workspace, ticket.id)
-            if planned is None or not all(self.paths.mr_json(ticket.id, r).exists() for r in planned.order):
+            if planned is None:
                 continue
-            names = []
+            found, names = True, []
             for repo in planned.order:
                 change = resolve(self.workspace, planned, repo)
                 names.append(f"land:{change.name}")
@@ -348,8 +374,18 @@ class Graph:
                     "basename": "land",
                     "name": change.name,
                     "doc": "Merge the repo's merge request, bound to the commit shipyard pushed.",
-                    "actions": [self._step(lambda change=change: landing.make(change))],
-                    "file_dep": [self._rel(self.paths.mr_json(ticket.id, repo)), *gates],
+                    "actions": [
+                        self._step(
+                            lambda change=change: landing.make(change),
+                            self.paths.step_error(ticket.id, repo, "land"),
+                        )
+                    ],
+                    # what exists of it: a repo with no merge request yet says so when asked to land
+                    "file_dep": [
+                        self._rel(p)
+                        for p in (self.paths.mr_json(ticket.id, repo), *map(self.paths.root.joinpath, gates))
+                        if p.exists()
+                    ],
                     "task_dep": [f"land:{ticket.id}/{a}" for a in change.entry.after],
                     "targets": [self._rel(self.paths.repo_dir(ticket.id, repo) / "land.json")],
                 }
@@ -361,6 +397,9 @@ class Graph:
                 "task_dep": names,
                 "uptodate": [False],
             }
+        if not found:
+            said = "nothing to land: no open ticket has a plan"
+            yield {"basename": "land", "actions": [lambda: print(said)], "verbosity": 2}
 
     def refresh(self) -> Iterator[Task]:
         for ticket in self.workspace.open_tickets():
@@ -387,6 +426,25 @@ class Graph:
             return None
 
         return {"actions": [action], "uptodate": [False], "verbosity": 2}
+
+    def prune(self) -> Task:
+        def work() -> None:
+            prune.make(self.workspace, remove=(get_var("yes") or "").lower() in prune.YES)
+
+        # under state/.lock like every task: no ship is writing what it removes
+        return {"actions": [self._step(work)], "uptodate": [False], "verbosity": 2}
+
+
+def with_group_docs(tasks: Iterable[Task]) -> Iterator[Task]:
+    """`tasks`, each kind's group declared with its own doc before its first task: doit would give
+    the groups of prompt, patch, gate and mr the doc of the creator that makes them, task_ship's."""
+    declared: set[str] = set()
+    for task in tasks:
+        kind = task.get("basename")
+        if kind in KINDS and kind not in declared and task.get("name") is not None:
+            declared.add(kind)
+            yield {"basename": kind, "name": None, "doc": KINDS[kind]}
+        yield task
 
 
 class Pinned:
@@ -430,13 +488,16 @@ def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
         yield from graph.plan()
 
     def task_ship() -> Iterator[Task]:
-        yield from graph.ship()
+        yield from with_group_docs(graph.ship())
 
     def task_status() -> Iterator[Task]:
         yield from graph.status()
 
     def task_env() -> Iterator[Task]:
         yield from graph.env()
+
+    def task_diff() -> Iterator[Task]:
+        yield from graph.diff()
 
     def task_intake() -> Task:
         return graph.intake()
@@ -450,11 +511,16 @@ def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
     def task_refresh() -> Iterator[Task]:
         yield from graph.refresh()
 
+    def task_prune() -> Task:
+        return graph.prune()
+
     task_ticket.__doc__, task_plan.__doc__, task_ship.__doc__ = KINDS["ticket"], KINDS["plan"], KINDS["ship"]
     task_status.__doc__ = "Read each merge request's state and checks back from its forge: doit status"
+    task_diff.__doc__ = "Print a ticket's change across its repos (colour on a terminal): doit diff:ID"
     task_env.__doc__ = "Build a repo's own environment at the tip of its default branch: doit env:REPO"
     task_refresh.__doc__ = "Move a ticket onto its repos' branch tips: doit refresh:ID, then doit ship"
     task_land.__doc__ = "Merge a shipped ticket's merge requests in plan order: doit land:ID"
+    task_prune.__doc__ = "List state/ of deleted tickets and dropped repos; doit prune yes=1 removes it"
     task_eval.__doc__ = (
         "Evaluate the agent's behaviour: doit eval (replay), live=1 trials=K record=1 compare=skills"
     )
@@ -481,10 +547,12 @@ def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
         "task_ship": task_ship,
         "task_status": task_status,
         "task_env": task_env,
+        "task_diff": task_diff,
         "task_intake": task_intake,
         "task_eval": task_eval,
         "task_land": task_land,
         "task_refresh": task_refresh,
+        "task_prune": task_prune,
     }
 
 
@@ -525,7 +593,7 @@ def asked_for_nothing(workspace: Workspace, argv: Sequence[str]) -> str | None:
     nothing and say nothing, or fail on a task that depends on it."""
     for name in argv[1:]:
         basename, _, rest = name.partition(":")
-        if basename not in (*STEPS, "env") or not rest:
+        if basename not in (*STEPS, "env", "diff") or not rest:
             continue
         if basename == "env":
             if rest not in workspace.repos:
@@ -534,6 +602,8 @@ def asked_for_nothing(workspace: Workspace, argv: Sequence[str]) -> str | None:
         ticket, _, tail = rest.partition("/")
         if ticket not in workspace.tickets:
             return f"{name}: no ticket {ticket!r}; tickets/ has: {', '.join(workspace.tickets) or 'none'}"
+        if basename == "diff" and tail:
+            return f"{name}: diff shows a whole ticket: doit diff:{ticket}"
         repo, _, gate = tail.partition("/")
         planned = plan.load(workspace, ticket)
         if repo and repo not in workspace.repos:

@@ -15,6 +15,7 @@ from pipelines.files import write_json
 from pipelines.yamlfile import KeyPath, validate
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+SLUG_LENGTH = 40  # of a branch name's tail: enough words to say what the change is, few enough to read
 
 
 class TicketFront(BaseModel):
@@ -54,12 +55,30 @@ class Ticket:
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")[:40].rstrip("-")
+        return slug(self.title)
+
+    @property
+    def cut_slug(self) -> str:
+        """The slug as shipyard cut it before it kept words whole: branches pushed then carry it."""
+        return _words(self.title)[:SLUG_LENGTH].rstrip("-")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         del data["lines"]
         return data
+
+
+def slug(title: str) -> str:
+    """The title as a branch name's tail: its words in lower case joined by '-', as many whole
+    words as fit in SLUG_LENGTH characters (a first word longer than that is cut)."""
+    words = _words(title)
+    if len(words) <= SLUG_LENGTH:
+        return words
+    return words[: SLUG_LENGTH + 1].rpartition("-")[0] or words[:SLUG_LENGTH]
+
+
+def _words(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
 def load_all(tickets_dir: Path, root: Path) -> dict[str, Ticket]:

@@ -94,6 +94,8 @@ def _explain(error: Mapping[str, Any], model: type[BaseModel]) -> str:
         close = difflib.get_close_matches(str(error["loc"][-1]), fields, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         return f"unknown key; {hint}expected one of: {', '.join(fields)}"
+    if kind in ("bool_parsing", "bool_type"):  # `sandbox: of`: say the words YAML reads as one
+        return f"expected on or off (or true/false), got {got!r}"
     said = f"{error['msg'][0].lower()}{error['msg'][1:]}, got {got!r}"
     if kind == "string_type" and isinstance(got, int | float | bool):  # YAML read `id: 42` as a number
         return f'{said}; quote it to make it text: "{str(got).lower() if isinstance(got, bool) else got}"'

@@ -53,11 +53,23 @@ CASES = {
     ),
     "sandbox not on or off": (
         case(repos=REPOS + "    sandbox: sometimes\n"),
-        "repos.yaml:8: repos.lib.sandbox: ",
+        "repos.yaml:8: repos.lib.sandbox: expected on or off (or true/false), got 'sometimes'",
+    ),
+    "sandbox misspelled in the defaults": (
+        case(repos=REPOS.replace("gates: [ruff]\n", "gates: [ruff]\n  sandbox: of\n")),
+        "repos.yaml:4: defaults.sandbox: expected on or off (or true/false), got 'of'",
     ),
     "gate network not a boolean": (
         case(repos=REPOS.replace("gates: [ruff]", "gates: [{name: ruff, network: wide}]")),
-        "repos.yaml:3: defaults.gates[0].network: ",
+        "repos.yaml:3: defaults.gates[0].network: expected on or off (or true/false), got 'wide'",
+    ),
+    "gate strict not a boolean": (
+        case(repos=REPOS.replace("gates: [ruff]", "gates: [{name: ruff, strict: [all]}]")),
+        "repos.yaml:3: defaults.gates[0].strict: expected on or off (or true/false), got ['all']",
+    ),
+    "forge delete_branch not a boolean": (
+        case(repos=REPOS + "    forge: {kind: local, delete_branch: later}\n"),
+        "repos.yaml:8: repos.lib.forge.delete_branch: expected on or off (or true/false), got 'later'",
     ),
     "env neither auto, none nor a mapping": (
         case(repos=REPOS + "    env: conda\n"),

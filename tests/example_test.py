@@ -33,7 +33,7 @@ def test_example_ships_three_merge_requests_then_reruns_nothing(workspace: Works
         files = git(remote, "ls-tree", "-r", "--name-only", branch).split()
         text = "".join(git(remote, "show", f"{branch}:{f}") for f in files if f.endswith(".py"))
         assert "squeeze_spaces" in text and "collapse_spaces" not in text
-    assert "EX-1" in first.out and "ruff pass, pytest pass" in first.out  # the closing table
+    assert "EX-1" in first.out and "ruff, pytest: pass" in first.out  # the closing table
     report = workspace.state("EX-1", "report.md").read_text()
     assert "3 merge request(s) opened" in report
     assert report.count("- Environment: none (shipyard's own Python).") == 3  # `env: none` in repos.yaml

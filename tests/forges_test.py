@@ -107,7 +107,7 @@ def test_status_reads_state_and_checks_back(workspace: Workspace, gitlab: FakeGi
     rows = json.loads(workspace.state("T-1", "status.json").read_text())["repos"]
     assert [(r["repo"], r["state"], r["checks"]) for r in rows] == [
         ("lib", "open", "failed"),
-        ("app", "merged", "none"),
+        ("app", "landed (merged on the forge)", "none"),
     ]
     assert {r["branch"] for r in rows} == {"shipyard/T-1-new-api"}
     # repos.yaml moves app to another forge: status says so instead of failing

@@ -60,6 +60,34 @@ def test_pytest_with_no_tests_is_an_error(tmp_path: Path) -> None:
     assert report.status == "error" and report.summary == "no tests were collected"
 
 
+def test_a_test_module_pytest_cannot_import_is_named_with_the_cause(tmp_path: Path) -> None:
+    tree = tmp_path / "t"
+    write_files(
+        tree,
+        {
+            "tests/test_a.py": "def test_ok():\n    pass\n",
+            "tests/test_x.py": "import requestz\n\n\ndef test_x():\n    pass\n",
+        },
+    )
+    report = pytest.check(GateSpec(name="pytest"), job(tree, ()))
+    assert report.status == "error"
+    assert report.summary == (
+        "ImportError while importing test module tests/test_x.py: "
+        "ModuleNotFoundError: No module named 'requestz'"
+    )
+    write_files(tree, {"tests/test_y.py": "def test_y(:\n    pass\n"})
+    report = pytest.check(GateSpec(name="pytest"), job(tree, ()))
+    assert report.summary.endswith("No module named 'requestz' (and 1 more module)")
+    # told to go on past it, pytest runs the rest: the module is a finding, with its cause
+    report = pytest.check(GateSpec(name="pytest", args=("--continue-on-collection-errors",)), job(tree, ()))
+    assert report.status == "fail"
+    assert [(f.file, f.message) for f in report.findings] == [
+        ("tests/test_x.py", "ImportError while importing test module tests/test_x.py: "
+         "ModuleNotFoundError: No module named 'requestz'"),
+        ("tests/test_y.py", "cannot collect tests/test_y.py: SyntaxError: invalid syntax"),
+    ]  # fmt: skip
+
+
 def test_command_gate_exit_status_decides_and_a_timeout_is_an_error(tmp_path: Path) -> None:
     tree = tmp_path / "t"
     tree.mkdir()

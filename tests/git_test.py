@@ -84,6 +84,38 @@ def test_a_push_stopped_by_a_lock_a_killed_git_left_names_the_lock(tmp_path: Pat
     git.push(mirror, str(remote), base, "shipyard/T-1", None)
 
 
+ADVICE = "\nPlease make sure you have the correct access rights\nand the repository exists.\n"
+
+
+@pytest.mark.parametrize(
+    ("stderr", "said"),
+    [
+        (
+            "fatal: '/r/lib.gt' does not appear to be a git repository\n"
+            "fatal: Could not read from remote repository.\n" + ADVICE,
+            "fatal: '/r/lib.gt' does not appear to be a git repository",
+        ),
+        (
+            "ssh: Could not resolve hostname gitlab.exmple.com: Name or service not known\r\n"
+            "fatal: Could not read from remote repository.\n" + ADVICE,
+            "ssh: Could not resolve hostname gitlab.exmple.com: Name or service not known",
+        ),
+        (
+            "remote: Repository not found.\nfatal: repository 'https://github.com/acme/lib.git/' not found\n",
+            "fatal: repository 'https://github.com/acme/lib.git/' not found",
+        ),
+        (
+            "hint: something\nerror: pathspec 'x' did not match\nhint: more\n",
+            "error: pathspec 'x' did not match",
+        ),
+        ("warning: one\nsomething else went wrong\n", "something else went wrong"),
+        ("", ""),
+    ],
+)
+def test_why_git_failed_is_its_fatal_line_not_its_closing_advice(stderr: str, said: str) -> None:
+    assert git.why(stderr) == said
+
+
 def test_many_tickets_check_out_worktrees_of_one_mirror_at_once_and_none_collides(tmp_path: Path) -> None:
     """Six tickets' `work/` and `verify/` of one repo, made side by side again and again: every
     checkout succeeds, and each worktree has a git folder of its own."""

@@ -47,7 +47,8 @@ def test_a_ticket_lands_in_order_once_and_says_so(workspace: Workspace) -> None:
         not workspace.state("T-1", "lib", "work").exists()
         and workspace.state("T-1", "lib", "patch.diff").exists()
     )
-    assert workspace.doit("ship").executed == []  # a landed ticket is not shipped again
+    again = workspace.doit("ship")  # a landed ticket is not shipped again, and the run says so
+    assert again.executed == ["ship"] and "nothing to ship: tickets/ has no open ticket" in again.out
 
 
 def test_a_branch_someone_else_moved_does_not_land(workspace: Workspace) -> None:
@@ -219,3 +220,24 @@ def test_three_repos_in_order_the_middle_failing_its_checks_lands_the_first_only
         assert "T-1/app: land: its checks failed on" in run.out + run.err
         assert [github.pulls(f"acme/{n}")[0]["merged"] for n in names] == [True, False, False]
         assert "land:T-1/tool" not in run.executed  # it comes after app: it waits
+
+
+def test_what_is_green_lands_and_the_red_repo_says_why_in_one_line(workspace: Workspace) -> None:
+    setup(workspace, app_gates="[{name: check, kind: command, run: 'false'}]")
+    assert workspace.doit("ship").returncode != 0  # app's gate fails: lib's merge request opens alone
+    run = workspace.doit("land:T-1")
+    assert run.returncode != 0
+    assert "ok    land:T-1/lib" in run.out  # lib lands: it comes first, and it is green
+    said = next(x for x in run.out.splitlines() if x.startswith("T-1/app: land: "))
+    assert said.startswith("T-1/app: land: no merge request yet (failed at gate check (fail: ")
+    assert said.endswith("doit ship:T-1 (see state/T-1/report.md)")
+    assert (
+        landed(workspace, "lib")["state"] == "merged"
+        and not workspace.state("T-1", "app", "land.json").exists()
+    )
+    assert "status: landed" not in workspace.root.joinpath("tickets/T-1.md").read_text()
+    assert workspace.doit("status").returncode == 0
+    rows = json.loads(workspace.state("T-1", "status.json").read_text())["repos"]
+    assert [(r["repo"], r["state"].split(" (")[0].split(":")[0]) for r in rows] == [
+        ("lib", "landed"), ("app", "failed at gate check")
+    ]  # fmt: skip

@@ -169,3 +169,30 @@ def test_no_plan_no_report_to_point_at(tmp_path: Path) -> None:
     report = reporter(out, workspace_with_a_ticket(tmp_path, planned=False))
     run(report, "plan:T-1", lambda: TaskFailed("T-1: plan: repo lib: cannot fetch"))
     assert "T-1: plan: repo lib: cannot fetch" in out.getvalue().splitlines()
+
+
+def test_the_closing_table_fits_the_terminal_and_names_the_branch_once() -> None:
+    from pipelines.reporter import table
+
+    why = "failed at gate ty: fail: 1 finding (see state/T-1/billing/gates/ty.log; doit ship again)"
+    rows = [
+        ("T-1", "billing", why, "+12 -3 in 4 files", "ruff pass, ty fail", "$0.42"),
+        ("T-1", "web", "open", "+1 -1 in 1 file", "ruff, pytest: pass", "-"),
+        ("T-1", "total", "", "", "", "$0.42"),
+    ]
+    for width in (80, 120):
+        drawn = table([("T-1", "shipyard/T-1-bill-in-the-customers-currency", rows)], width)
+        lines = drawn.splitlines()
+        assert max(len(line) for line in lines) <= width, drawn
+        assert drawn.count("shipyard/T-1-bill-in-the-customers-currency") == 1
+        assert "ty.log" in drawn.replace("\n", "").replace("│", "").replace(" ", "")  # folded, not cut
+
+
+def test_a_table_of_a_thousand_repos_counts_them_and_lists_those_that_need_you() -> None:
+    from pipelines.reporter import table
+
+    rows = [("T-1", f"repo{n:04d}", "open", "+1 -1 in 1 file", "ruff: pass", "-") for n in range(1000)]
+    rows[7] = ("T-1", "repo0007", "failed at gate ruff: fail: 1 finding", "+1 -1 in 1 file", "ruff fail", "-")
+    drawn = table([("T-1", "shipyard/T-1-x", rows)], 100)
+    assert "1000 repos: 999 open, 1 failed at gate ruff" in drawn
+    assert "repo0007" in drawn and "repo0008" not in drawn

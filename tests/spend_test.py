@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -42,7 +43,10 @@ def setup(
 
 
 def env(server: FakeAnthropic) -> dict[str, str]:
-    return {"ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": API_KEY, "CLAUDE_CODE_MAX_RETRIES": "0"}
+    return {
+        "ANTHROPIC_BASE_URL": server.url, "ANTHROPIC_API_KEY": API_KEY, "CLAUDE_CODE_MAX_RETRIES": "0",
+        "COLUMNS": "250",  # the closing table drawn wide enough that no cell folds: one row a line
+    }  # fmt: skip
 
 
 def ship(ws: Workspace, server: FakeAnthropic, *args: str) -> Run:
@@ -81,15 +85,18 @@ def test_the_budget_stops_the_second_repos_agent_in_one_line(workspace: Workspac
     assert [x for x in run.out.splitlines() if x.startswith("T-1/")] == [f"{line} (see state/T-1/report.md)"]
     assert sorted(table(run.out)) == sorted(
         [
-            ["T-1", first, "no change", "-", "none (no change)", f"${spent}"],
-            ["T-1", second, "not made", "-", "not opened", "-"],
+            ["T-1", first, "no change", "no change", "-", f"${spent}"],
+            ["T-1", second, f"failed at patch: {line.split(': patch: ')[1]}", "not made", "-", "-"],
             ["T-1", "total", "", "", "", f"${spent}"],
         ]
     )
     report = workspace.state("T-1", "report.md").read_text()
     assert f"Agent runs cost ${spent} in all, of a budget of $0.15 (`budget_usd`)." in report
-    assert f"| {first} | no change | - | none (no change) | ${spent} |" in report
-    assert f"| {second} | not made | - | not opened | - |" in report
+    assert f"| {first} | no change | no change | - | none (no change) | ${spent} |" in report
+    assert (
+        f"| {second} | failed at patch ({line.split(': patch: ')[1]}) | not made | - | not opened | - |"
+        in report
+    )
 
 
 def test_the_budget_stops_a_repair_round_too(workspace: Workspace) -> None:
@@ -123,7 +130,8 @@ def test_a_failed_run_waits_for_forget_then_runs_again(workspace: Workspace) -> 
         ) in again.out
         assert len(server.requests) == 1 and attempts(workspace) == ["1"]
         report = workspace.state("T-1", "report.md").read_text()
-        assert "is not run again until you ask: `doit forget patch:T-1/lib`" in report
+        assert "the agent is not run again on these inputs until you ask" in report
+        assert "Next: `doit forget patch:T-1/lib` to run the agent again." in report
 
         assert workspace.doit("forget", "patch:T-1/lib").returncode == 0
         assert not workspace.state("T-1", "lib", "patch.failed").exists()
@@ -142,7 +150,7 @@ def test_a_failed_run_waits_for_forget_then_runs_again(workspace: Workspace) -> 
     assert shipped["cost_usd"] == pytest.approx(total)
     assert shipped["repos"][0]["cost_usd"] == pytest.approx(total)
     assert (
-        f"| lib | no change | - | none (no change) | ${total:.2f} |"
+        f"| lib | no change | no change | - | none (no change) | ${total:.2f} |"
         in workspace.state("T-1", "report.md").read_text()
     )
 
@@ -238,6 +246,22 @@ def test_the_tickets_spend_is_its_repos_and_its_planners(tmp_path: Path) -> None
     assert str(stopped.value) == (
         "T-1/lib: patch: spent 0.88 of 0.88 USD (budget_usd); not starting another agent run"
     )
+
+
+def test_a_step_whose_folder_was_removed_while_it_ran_fails_in_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "state" / "T-1" / "lib"
+    attempt = spend.begin(folder, "agent")
+    transcript = folder / "transcript.jsonl"
+    shutil.rmtree(tmp_path / "state")  # `rm -rf state` while the agent runs
+    with pytest.raises(StepError) as stopped:
+        spend.end(attempt, ended(True, 0.1), transcript)
+    assert str(stopped.value) == "state/T-1/lib was removed while the step ran"
+    # the agent wrote its transcript again, into a folder its attempt is no longer in
+    attempt = spend.begin(folder, "agent")
+    shutil.rmtree(folder / "attempts")
+    write_files(folder, {"transcript.jsonl": "{}\n"})
+    with pytest.raises(StepError, match="^state/T-1/lib was removed while the step ran$"):
+        spend.end(attempt, ended(True, 0.1), transcript)
 
 
 # which failures a retry may get past

@@ -434,6 +434,8 @@ def test_an_unreachable_repo_fails_only_the_tickets_that_name_it(
 def test_the_graph_is_built_in_process_from_the_workspace_it_is_given(
     workspace: Workspace, tmp_path: Path
 ) -> None:
+    from doit import loader
+
     from pipelines import config, plan, tasks
 
     setup(workspace)
@@ -448,7 +450,7 @@ def test_the_graph_is_built_in_process_from_the_workspace_it_is_given(
     plan.make(first, "T-1", repin=True)
     plan.make(second, "S-1", repin=True)
     graphs = [tasks.creators(ws, ["doit", "list"]) for ws in (first, second)]
-    names = [[f"{t['basename']}:{t['name']}" for t in graph["task_ship"]()] for graph in graphs]
+    names = [[f"{t['basename']}:{t['name']}" for t in graph["task_ship"]() if t["name"]] for graph in graphs]
     assert names[0] == [
         "prompt:T-1/lib", "patch:T-1/lib", "gate:T-1/lib/ruff", "mr:T-1/lib",
         "prompt:T-1/app", "patch:T-1/app", "gate:T-1/app/ruff", "gate:T-1/app/pytest", "mr:T-1/app",
@@ -459,3 +461,10 @@ def test_the_graph_is_built_in_process_from_the_workspace_it_is_given(
     # what an mr step records of its inputs is its own repo's, whatever the number of siblings
     mr = next(t for t in graphs[0]["task_ship"]() if t["basename"] == "mr" and t["name"] == "T-1/lib")
     assert "app" not in json.dumps(mr["uptodate"][0].config)
+    # `doit list` gives each kind of step its own doc, not the ship's
+    loaded = loader.generate_tasks("ship", graphs[0]["task_ship"](), graphs[0]["task_ship"].__doc__)
+    docs = {t.name: t.doc for t in loaded if ":" not in t.name}
+    assert docs == {kind: tasks.KINDS[kind] for kind in ("prompt", "patch", "gate", "mr", "ship")}
+    assert len({t.name for t in loaded}) == len(loaded)
+    gate_group = next(t for t in loaded if t.name == "gate")
+    assert gate_group.task_dep == ["gate:T-1/lib/ruff", "gate:T-1/app/ruff", "gate:T-1/app/pytest"]

@@ -120,6 +120,9 @@ ROW = "| {scenario} | {status} | {checks} | {why} |"
 def report(workspace: Workspace, keys: list[str]) -> None:
     """state/evals/report.md and the table; a StepError when a suite is below its min_pass_rate
     or a scenario that passed before does not now."""
+    if not keys:
+        print("no eval scenario found: they are evals/*.yaml and skills/*/evals/*.yaml")
+        return
     results = [read_json(p) for key in keys if (p := folder(workspace, key) / "result.json").exists()]
     lines = ["# Evals", "", "| scenario | status | checks | why |", "| --- | --- | --- | --- |"]
     lines += [

@@ -58,6 +58,7 @@ class Record(BaseModel):
     commit: str | None = None
     title: str | None = None
     body: str | None = None
+    patch_sha256: str | None = None  # the patch.diff this merge request holds (a newer one makes it outdated)
 
     @classmethod
     def read(cls, path: Path) -> Record:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tempfile
 import xml.etree.ElementTree as ET
 from importlib import metadata
@@ -18,6 +19,10 @@ CONFIGURED = Configured(
     tables=("tool.pytest",),
     sections=("tool:pytest", "pytest"),
 )
+COLLECTION = "collection failure"  # pytest's JUnit message for a test module it could not import
+IMPORT = "ImportError while importing test module"
+EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Warning|Interrupt)\b:?")
+DURATION = re.compile(r" in \d+(\.\d+)?s( \([^)]*\))?$")
 CONFIGS = {
     "pytest.ini": "",
     ".pytest.ini": "",
@@ -61,9 +66,12 @@ def check(gate: GateSpec, job: GateJob) -> Report:
             return Report("error", command=command, summary=f"timed out after {gate.timeout}s", log=log)
         if code == 5:
             return Report("error", command=command, summary="no tests were collected", log=log)
-        if code not in (0, 1) or not xml.exists():
+        root = _junit(xml)
+        if code == 2 and root is not None and (broken := _collection_errors(root)):
+            more = f" (and {count(len(broken) - 1, 'more module')})" if len(broken) > 1 else ""
+            return Report("error", command=command, summary=f"{broken[0]}{more}", log=log)
+        if code not in (0, 1) or root is None:
             return Report("error", command=command, summary=f"pytest exited {code}: {_last(log)}", log=log)
-        root = ET.parse(xml).getroot()
         findings = tuple(_failures(root))
         ran = sum(1 for case in root.iter("testcase") if case.find("skipped") is None)
     if code == 1 and not findings:
@@ -86,6 +94,8 @@ def _failures(root: ET.Element) -> list[Finding]:
             continue
         line = case.get("line")
         message = (problem.get("message") or "").strip().splitlines()
+        if problem.get("message") == COLLECTION:  # --continue-on-collection-errors: say what broke
+            message = [_cause(case, problem)]
         found.append(
             Finding(
                 case.get("file") or case.get("classname", "").replace(".", "/") + ".py",
@@ -97,9 +107,40 @@ def _failures(root: ET.Element) -> list[Finding]:
     return found
 
 
+def _junit(xml: Path) -> ET.Element | None:
+    """The JUnit report pytest wrote; None when it wrote none, or not all of one (it was stopped)."""
+    try:
+        return ET.parse(xml).getroot()
+    except (OSError, ET.ParseError):
+        return None
+
+
+def _collection_errors(root: ET.Element) -> list[str]:
+    """Why each test module that pytest could not import failed, in the order it tried them."""
+    found = []
+    for case in root.iter("testcase"):
+        problem = case.find("error")
+        if problem is not None and problem.get("message") == COLLECTION:
+            found.append(_cause(case, problem))
+    return found
+
+
+def _cause(case: ET.Element, problem: ET.Element) -> str:
+    """A collection error in one line: "ImportError while importing test module tests/test_x.py:
+    ModuleNotFoundError: No module named 'requests'". The module by its path in the repo (pytest's
+    own text has this machine's), the exception from pytest's `E   ` lines."""
+    file = case.get("file") or case.get("name", "").replace(".", "/") + ".py"
+    text = (problem.text or "").strip()
+    lead = IMPORT if text.startswith(IMPORT) else "cannot collect"
+    raised = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    said = next((line for line in raised if EXCEPTION.match(line)), raised[-1] if raised else "")
+    return f"{lead} {file}: {said[:300]}" if said else f"{lead} {file}"
+
+
 def _last(log: str) -> str:
     lines = [line for line in log.strip().splitlines() if line.strip()]
-    return lines[-1].strip("= ") if lines else "no output"
+    # without its duration ("2 errors in 0.15s"): a report must read the same on every run
+    return DURATION.sub("", lines[-1].strip("= ")) if lines else "no output"
 
 
 if TYPE_CHECKING:  # ty checks this module against the family's interface
