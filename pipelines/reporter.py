@@ -251,10 +251,12 @@ def table(tickets: Sequence[tuple[str, str, list[tuple[str, ...]]]], width: int,
             console.print(Text(f"{ticket}: branch {branch}"), soft_wrap=True)
     rows = [row for _, _, found in tickets for row in found]
     if len(rows) > BIG:
-        console.print(_counts(rows), soft_wrap=True)
-        rows = [row for row in rows if row[1] != "total" and row[2].split(":")[0] not in QUIET][:BIG]
-        if not rows:
+        rows = [row for row in rows if row[1] != "total"]
+        needy = [row for row in rows if row[2].split(":")[0] not in QUIET]
+        console.print(_counts(rows, bool(needy)), soft_wrap=True)
+        if not needy:
             return out.getvalue()
+        rows = needy[:BIG]
     grid = Table(title="shipyard", title_justify="left", box=box.HEAVY_HEAD, expand=False)
     for column in COLUMNS:
         grid.add_column(column, overflow="fold", no_wrap=column in ("ticket", "cost"))
@@ -267,10 +269,11 @@ def table(tickets: Sequence[tuple[str, str, list[tuple[str, ...]]]], width: int,
 QUIET = ("open", "no change", "landed", "ready", "planned")  # states that need no one, in a big table
 
 
-def _counts(rows: Sequence[tuple[str, ...]]) -> Text:
-    counted = Counter(row[2].split(":")[0] for row in rows if row[1] != "total")
+def _counts(rows: Sequence[tuple[str, ...]], needy: bool) -> Text:
+    counted = Counter(row[2].split(":")[0] for row in rows)
     said = ", ".join(f"{n} {state}" for state, n in counted.most_common())
-    return Text(f"{len(rows)} repos: {said}; each one in state/ID/report.md. Those that need you:")
+    more = " Those that need you:" if needy else ""
+    return Text(f"{len(rows)} repos: {said}; each one is in state/ID/report.md.{more}")
 
 
 def terminal_width(stream: Any) -> int:
