@@ -23,15 +23,12 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pipelines import env_metadata, git, sandbox, tools
 from pipelines.env_inputs import PROJECT_FILES, REQUIREMENTS, WANTED, Inputs
 from pipelines.env_metadata import Local
+from pipelines.env_spec import Env, Recipe, Setting
 from pipelines.errors import StepError
-
-if TYPE_CHECKING:
-    from pipelines.envs import Env, Recipe, Setting
 
 UV = tools.which("uv") or "uv"
 FETCH = ("-q", "--no-config", "--no-build", "--link-mode=copy")  # every uv install of the fetch phase

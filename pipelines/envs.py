@@ -24,16 +24,15 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from filelock import FileLock
-from pydantic import BaseModel, ConfigDict
 
 from pipelines import env_build, git, sandbox
 from pipelines.env_inputs import PROJECT_FILES, REQUIREMENTS
+from pipelines.env_spec import Env, Explicit, Recipe, Setting
 from pipelines.errors import StepError
 from pipelines.files import read_json, write_json
 
@@ -46,38 +45,6 @@ INDEX = re.compile(
     r"|NATIVE_TLS|SYSTEM_CERTS|HTTP_TIMEOUT|HTTP_RETRIES|INDEX_\w+_(USERNAME|PASSWORD))"
     r"|SSL_CERT_(FILE|DIR)|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy"
 )
-
-
-class Explicit(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    python: str | None = None  # a version uv finds installed ("3.12") or an interpreter's path
-    install: tuple[str, ...] = ()  # pip-style requirement arguments: "-e .[test]", "-r req.txt", "pytest"
-    setup: tuple[str, ...] = ()  # commands run in the built env, in the base's tree, offline
-
-
-Setting = Literal["auto", "none"] | Explicit
-
-
-@dataclass(frozen=True)
-class Env:
-    root: Path  # the virtualenv
-    key: str
-    how: str  # what defined it: uv.lock, pyproject.toml, requirements, explicit...
-
-    @property
-    def bin(self) -> Path:
-        return self.root / "bin"
-
-    @property
-    def python(self) -> Path:
-        return self.bin / "python"
-
-
-@dataclass(frozen=True)
-class Recipe:
-    how: str
-    sources: dict[str, str]  # the files that define the env: path -> blob id at the base
-    tests: bool  # the repo has tests
 
 
 def recipe(mirror: Path, base: str, setting: Setting) -> Recipe | None:
