@@ -74,3 +74,18 @@ def test_codex_is_held_by_the_same_guard(workspace: Workspace, tmp_path: Path) -
     assert [r["rule"] for r in refusals] == ["git-push", "outside-worktree", "credentials"]
     assert server.seen().count("shipyard guard: ") >= 3
     assert json.loads(workspace.state("T-1", "lib", "mr.json").read_text())["state"] == "no-change"
+
+
+def test_an_unreachable_api_ends_codex_at_its_first_request_and_holds_nothing(workspace: Workspace) -> None:
+    import socket
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    setup(workspace, f"http://127.0.0.1:{port}/v1")
+    run = ship(workspace)
+    line = next(x for x in run.out.splitlines() if x.startswith("T-1/lib: patch: "))
+    assert f"the model API at http://127.0.0.1:{port}/v1 cannot be reached" in line
+    assert len(workspace.state("T-1", "lib", "proxy.jsonl").read_text().splitlines()) == 1
+    assert not workspace.state("T-1", "lib", "patch.failed").exists()  # the next ship runs it again
