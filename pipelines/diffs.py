@@ -4,6 +4,7 @@ folded into a fenced block for report.md."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -95,5 +96,6 @@ def show(workspace: Workspace, ticket_id: str, out: TextIO | None = None) -> Non
     out = sys.stdout if out is None else out
     said = text(workspace, ticket_id)
     terminal = out.isatty() and not os.environ.get("NO_COLOR")
-    out.write(coloured(said) if terminal else said)
-    out.flush()
+    with contextlib.suppress(BrokenPipeError):  # `doit diff:ID | head`: the reader has all it wanted
+        out.write(coloured(said) if terminal else said)
+        out.flush()

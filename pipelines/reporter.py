@@ -4,6 +4,7 @@ table drawn for the terminal's width: ticket, repo, state, patch, gates, cost.""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -86,6 +87,10 @@ class ShipReporter(ConsoleReporter):
                 # it is a terminal (written to a file, it stays there)
                 redirect_stderr=_is_terminal(sys.stderr),
             )
+
+    def write(self, text: str) -> None:
+        with contextlib.suppress(BrokenPipeError):  # `doit ship | head`: the reader has gone; the run goes on
+            self.outstream.write(text)
 
     def _seen(self, task: Task) -> str | None:
         """The ticket a task of the ship graph belongs to, noted in run order."""
