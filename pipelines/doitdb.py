@@ -21,7 +21,8 @@ from pipelines.files import write_atomic
 # doit's Dependency.save_success() sets a task's keys one by one and `deps:` last.
 LAST_KEY_OF_A_SAVE = "deps:"
 # commands that only read: they look at a running ship from another terminal without its lock
-READ_ONLY = {"list", "info", "help", "dumpdb"}
+# (`serve` is a task, run as `doit serve`: it reads state/ and writes nothing, doit's db included)
+READ_ONLY = {"list", "info", "help", "dumpdb", "serve"}
 _locks: list[FileLock] = []  # held until the process exits
 
 

@@ -47,6 +47,11 @@ class Paths:
     def doit_db(self) -> Path:
         return self.state / ".doit.db"
 
+    @property
+    def running(self) -> Path:
+        """The steps a ship runs now, `{"running": [task names]}`, for `doit serve`'s pages."""
+        return self.state / "running.json"
+
     def mirror(self, repo: str) -> Path:
         return self.state / "mirrors" / f"{repo}.git"
 

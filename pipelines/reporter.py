@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipelines import ship
+from pipelines.files import write_json
 
 if TYPE_CHECKING:
     from doit.task import Task
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from pipelines.config import Workspace
 
 STEPS = ("ticket", "plan", "prompt", "patch", "gate", "mr", "ship", "land")  # the graph's basenames
+UNLISTED = ("serve",)  # tasks that run until stopped: no line, no place among the running steps
+WRITE_EVERY = 0.2  # seconds at least between writes of state/running.json
 STYLES = {
     "ok": "green",
     "FAIL": "bold red",
@@ -77,6 +80,10 @@ class ShipReporter(ConsoleReporter):
         self.console: Console | None = None
         self.live: Live | None = None
         self.spinners: dict[str, Spinner] = {}  # the live lines, Live's own thread's
+        self.writing = threading.Lock()  # one write of running.json at a time, the newest last
+        self.written: float | None = None  # when running.json was last written (monotonic)
+        self.pending: threading.Timer | None = None  # the write put off to WRITE_EVERY's end
+        self.done = False
         if _is_terminal(outstream):
             self.console = Console(file=outstream, force_terminal=True, highlight=False)
             self.live = Live(
@@ -114,7 +121,35 @@ class ShipReporter(ConsoleReporter):
         """How long the task ran, if it started."""
         with self.lock:
             start = self.started.pop(task.name, None)
-        return None if start is None else duration(time.monotonic() - start)
+        if start is None:
+            return None
+        self._note_running()
+        return duration(time.monotonic() - start)
+
+    def _note_running(self) -> None:
+        """Write state/running.json for `doit serve`'s pages: now, or WRITE_EVERY after the last
+        write (a thousand steps starting at once make a few writes, not a thousand)."""
+        if self.workspace is None:
+            return
+        with self.lock:
+            wait = 0.0 if self.written is None else self.written + WRITE_EVERY - time.monotonic()
+            if wait > 0:
+                if self.pending is None:
+                    self.pending = threading.Timer(wait, self._write_running)
+                    self.pending.daemon = True
+                    self.pending.start()
+                return
+        self._write_running()
+
+    def _write_running(self) -> None:
+        with self.writing:
+            with self.lock:
+                self.pending, self.written = None, time.monotonic()
+                names = list(self.started)
+                if self.done or self.workspace is None:
+                    return
+                running = self.workspace.paths.running
+            write_json(running, {"running": names})
 
     def _running(self) -> Group:
         """The live lines (Live's own thread asks for them): one per task running, with its time so far."""
@@ -136,10 +171,11 @@ class ShipReporter(ConsoleReporter):
 
     def execute_task(self, task: Task) -> None:
         self._seen(task)
-        if not task.actions or task.name.startswith("_"):  # as doit's own reporter
+        if not task.actions or task.name.startswith("_") or task.name in UNLISTED:  # as doit's own
             return
         with self.lock:
             self.started[task.name] = time.monotonic()
+        self._note_running()
         if self.live is None:
             self._print(line(".", task.title()))
 
@@ -188,10 +224,20 @@ class ShipReporter(ConsoleReporter):
     def complete_run(self) -> None:
         if self.live is not None:
             self.live.stop()
+        self._end_running()
         self._captured_output()
         if self.runtime_errors:
             self.write("#" * 40 + "\nExecution aborted.\n" + "\n".join(self.runtime_errors) + "\n")
         self._closing_table()
+
+    def _end_running(self) -> None:
+        """No step runs now: running.json goes, if this run wrote it (a `doit serve` wrote none)."""
+        with self.writing, self.lock:
+            self.done = True
+            if self.pending is not None:
+                self.pending.cancel()
+            if self.written is not None and self.workspace is not None:
+                self.workspace.paths.running.unlink(missing_ok=True)
 
     def _captured_output(self) -> None:
         """What failed tasks wrote, as doit shows it (--failure-verbosity included), but none of it

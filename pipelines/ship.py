@@ -60,6 +60,9 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
                     state := states.of(paths, ticket_id, repo, tuple(g.name for g in settings.gates))
                 ),
                 "state_cell": state.cell,
+                "word": state.word,
+                "short": state.short,
+                "why": state.why,
             }
         )
     return rows
@@ -95,7 +98,11 @@ def make(workspace: Workspace, ticket_id: str) -> None:
 
 def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]] | None = None) -> None:
     """report.md: what happened to each repo and why. Also written, by the closing reporter,
-    for a ticket whose run stopped short of its ship step, so a failure is explained on disk."""
+    for a ticket whose run stopped short of its ship step, so a failure is explained on disk, and
+    by landing; report.html beside it, and then (no ship:index follows) index.html too."""
+    from pipelines import pages  # here: pages draws from this module's rows
+
+    outside = rows is None  # the closing reporter's call or landing's, not the ship:ID step's
     rows = summarize(workspace, ticket_id) if rows is None else rows
     for r in rows:
         r.update(patch_cell=patch_cell(r), gates_cell=gates_cell(r), mr_cell=mr_cell(r))
@@ -114,6 +121,9 @@ def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]
             unchanged=sum(r["mr"].get("state") == "no-change" for r in rows),
         ),
     )
+    pages.write_report(workspace, ticket_id, rows)
+    if outside:
+        pages.write_index(workspace)
 
 
 def cost(workspace: Workspace, ticket_id: str) -> float:

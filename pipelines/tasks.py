@@ -27,6 +27,7 @@ from pipelines import (
     intake,
     landing,
     merge_requests,
+    pages,
     patches,
     plan,
     planner,
@@ -34,6 +35,7 @@ from pipelines import (
     prune,
     refresh,
     retries,
+    serve,
     ship,
     status,
     templates,
@@ -149,6 +151,25 @@ class Graph:
             for change in changes:
                 yield from self._repo(change, order)
             yield self._ship(ticket.id, changes)
+        yield self._index()
+
+    def _index(self) -> Task:
+        """state/index.html, drawn again when what it shows changed: a ticket's ship.json or
+        report.md, the open tickets and their titles, its templates."""
+        paths, tickets = self.paths, self.workspace.open_tickets()
+        planned = [t.id for t in tickets if paths.plan(t.id).exists()]
+        deps = [str(templates.path(name)) for name in (*pages.SHARED, pages.INDEX)]
+        deps += [self._rel(f(tid)) for tid in planned for f in (paths.ship_json, paths.report)]
+        return {
+            "basename": "ship",
+            "name": "index",
+            "doc": "Draw state/index.html: every open ticket × repo, its state and cost.",
+            "actions": [self._step(lambda: pages.write_index(self.workspace))],
+            "file_dep": deps,
+            "targets": [self._rel(pages.index_path(paths))],
+            "uptodate": [config_changed({t.id: t.title for t in tickets})],
+            "clean": True,
+        }
 
     def _repo(self, change: Change, planned: frozenset[str]) -> Iterator[Task]:
         paths, tid, repo, settings = self.paths, change.ticket_id, change.repo, change.settings
@@ -256,6 +277,7 @@ class Graph:
             self._rel(paths.plan(tid)),
             str(templates.path(ship.TEMPLATE)),
             str(templates.path(merge_requests.LINKS_TEMPLATE)),
+            *(str(templates.path(name)) for name in (*pages.SHARED, pages.REPORT)),
         ]
         for change in changes:
             deps.append(self._rel(paths.patch(tid, change.repo)))  # report.md shows it
@@ -267,7 +289,11 @@ class Graph:
             "doc": f"Link {tid}'s merge requests to each other; write ship.json and report.md.",
             "actions": [self._step(lambda: ship.make(self.workspace, tid))],
             "file_dep": deps,
-            "targets": [self._rel(paths.ship_json(tid)), self._rel(paths.report(tid))],
+            "targets": [
+                self._rel(paths.ship_json(tid)),
+                self._rel(paths.report(tid)),
+                self._rel(pages.report_path(paths, tid)),
+            ],
             "clean": True,
         }
 
@@ -434,6 +460,16 @@ class Graph:
         # under state/.lock like every task: no ship is writing what it removes
         return {"actions": [self._step(work)], "uptodate": [False], "verbosity": 2}
 
+    def serve(self) -> Task:
+        def work() -> None:
+            port = get_var("port") or "8765"
+            if not port.isdigit() or int(port) > 65535:
+                raise StepError(f"serve: port={port}: expected a port number, 0 for any free one")
+            serve.run(self.paths, int(port))
+
+        # no state/.lock (doitdb.READ_ONLY): it reads state/ while a ship writes it
+        return {"actions": [self._step(work)], "uptodate": [False], "verbosity": 2}
+
 
 def with_group_docs(tasks: Iterable[Task]) -> Iterator[Task]:
     """`tasks`, each kind's group declared with its own doc before its first task: doit would give
@@ -514,6 +550,9 @@ def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
     def task_prune() -> Task:
         return graph.prune()
 
+    def task_serve() -> Task:
+        return graph.serve()
+
     task_ticket.__doc__, task_plan.__doc__, task_ship.__doc__ = KINDS["ticket"], KINDS["plan"], KINDS["ship"]
     task_status.__doc__ = "Read each merge request's state and checks back from its forge: doit status"
     task_diff.__doc__ = "Print a ticket's change across its repos (colour on a terminal): doit diff:ID"
@@ -521,6 +560,7 @@ def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
     task_refresh.__doc__ = "Move a ticket onto its repos' branch tips: doit refresh:ID, then doit ship"
     task_land.__doc__ = "Merge a shipped ticket's merge requests in plan order: doit land:ID"
     task_prune.__doc__ = "List state/ of deleted tickets and dropped repos; doit prune yes=1 removes it"
+    task_serve.__doc__ = "Serve state/'s pages on 127.0.0.1, live while a ship runs: doit serve port=8765"
     task_eval.__doc__ = (
         "Evaluate the agent's behaviour: doit eval (replay), live=1 trials=K record=1 compare=skills"
     )
@@ -553,6 +593,7 @@ def creators(workspace: Workspace, argv: Sequence[str] = ()) -> dict[str, Any]:
         "task_land": task_land,
         "task_refresh": task_refresh,
         "task_prune": task_prune,
+        "task_serve": task_serve,
     }
 
 

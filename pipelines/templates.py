@@ -41,3 +41,17 @@ def path(name: str) -> Path:
 
 def render(name: str, **values: Any) -> str:
     return _env.get_template(name).render(**values).rstrip() + "\n"
+
+
+# the HTML pages (pages.py) escape every value they show: a `<script>` in a patch is text there
+_html = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(FOLDER),
+    undefined=jinja2.StrictUndefined,
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render_html(name: str, **values: Any) -> str:
+    return _html.get_template(name).render(**values).rstrip() + "\n"

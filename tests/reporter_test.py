@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -196,3 +198,34 @@ def test_a_table_of_a_thousand_repos_counts_them_and_lists_those_that_need_you()
     drawn = table([("T-1", "shipyard/T-1-x", rows)], 100)
     assert "1000 repos: 999 open, 1 failed at gate ruff" in drawn
     assert "repo0007" in drawn and "repo0008" not in drawn
+
+
+def test_the_steps_running_now_are_in_running_json_until_the_run_ends(tmp_path: Path) -> None:
+    ws = workspace_with_a_ticket(tmp_path, planned=False)
+    report = reporter(io.StringIO(), ws)
+    seen: list[Any] = []
+    run(report, "patch:T-1/lib", lambda: seen.append(json.loads(ws.paths.running.read_text())))
+    assert seen == [{"running": ["patch:T-1/lib"]}]  # the first write is at once
+    deadline = time.monotonic() + 10  # the end's write comes WRITE_EVERY after the start's
+    while '"running": []' not in ws.paths.running.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    report.complete_run()
+    assert not ws.paths.running.exists()
+
+
+def test_a_thousand_steps_starting_at_once_make_a_few_writes_and_serve_none(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    ws = workspace_with_a_ticket(tmp_path, planned=False)
+    writes: list[Any] = []
+    monkeypatch.setattr("pipelines.reporter.write_json", lambda path, value: writes.append(value))
+    out = io.StringIO()
+    report = reporter(out, ws)
+    serving = Task("serve", [lambda: None])
+    report.execute_task(serving)
+    for n in range(1000):
+        report.execute_task(Task(f"patch:T-1/r{n}", [lambda: None]))
+    report.complete_run()
+    assert len(writes) <= 3 and "serve" not in writes[0]["running"]
+    assert "serve" not in out.getvalue()  # it prints its URL as the first line itself

@@ -152,7 +152,7 @@ def test_a_failing_gate_blocks_only_its_repo_and_the_rerun_resumes_there(
     assert workspace.doit("forget", "gate:T-1/app/check").returncode == 0
     again = workspace.doit("ship")
     assert again.returncode == 0, again.out + again.err
-    assert again.executed == ["gate:T-1/app/check", "mr:T-1/app", "ship:T-1"]  # no agent ran twice
+    assert again.executed == ["gate:T-1/app/check", "mr:T-1/app", "ship:T-1", "ship:index"]  # no agent twice
 
 
 def test_an_empty_patch_opens_nothing_and_says_so(workspace: Workspace) -> None:
@@ -454,10 +454,11 @@ def test_the_graph_is_built_in_process_from_the_workspace_it_is_given(
     assert names[0] == [
         "prompt:T-1/lib", "patch:T-1/lib", "gate:T-1/lib/ruff", "mr:T-1/lib",
         "prompt:T-1/app", "patch:T-1/app", "gate:T-1/app/ruff", "gate:T-1/app/pytest", "mr:T-1/app",
-        "ship:T-1",
+        "ship:T-1", "ship:index",
     ]  # fmt: skip
     solo_gates = [f"gate:S-1/solo/{g}" for g in ("ruff", "pytest")]
-    assert names[1] == ["prompt:S-1/solo", "patch:S-1/solo", *solo_gates, "mr:S-1/solo", "ship:S-1"]
+    solo_names = ["prompt:S-1/solo", "patch:S-1/solo", *solo_gates, "mr:S-1/solo", "ship:S-1", "ship:index"]
+    assert names[1] == solo_names
     # what an mr step records of its inputs is its own repo's, whatever the number of siblings
     mr = next(t for t in graphs[0]["task_ship"]() if t["basename"] == "mr" and t["name"] == "T-1/lib")
     assert "app" not in json.dumps(mr["uptodate"][0].config)
