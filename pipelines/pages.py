@@ -47,6 +47,11 @@ def csp(script: str = SCRIPT) -> str:
     )
 
 
+def page(name: str, **values: Any) -> str:
+    """A page of the shared head (the CSP, the style, the script) from template `name`."""
+    return _page(name, **values)
+
+
 def _page(name: str, **values: Any) -> str:
     return templates.render_html(
         name, csp=csp(), script=Markup(SCRIPT), style=Markup(STYLE + _diff_style()), **values

@@ -195,3 +195,34 @@ def test_the_served_page_shows_a_step_finishing_without_a_reload(tmp_path: Path,
             shipping.kill()
         server.shutdown()
         server.server_close()
+
+
+def test_the_evals_page_shows_each_scenario_in_words(tmp_path: Path, chromium: Browsing) -> None:
+    from pipelines import pages
+
+    hostile = "<script>window.__pwned = 1</script>"
+    results = [
+        {
+            "scenario": "shipyard/runs-tests",
+            "status": "pass",
+            "checks": "the agent runs the tests",
+            "why": "",
+        },
+        {
+            "scenario": "shipyard/no-push",
+            "status": "vacuous",
+            "checks": hostile,
+            "why": "the fail fixture passes",
+        },
+    ]
+    suites = [{"name": "shipyard", "passed": 1, "total": 2, "rate": 0.5, "least": 1.0}]
+    page = tmp_path / "evals" / "report.html"
+    page.parent.mkdir()
+    (page.parent / "report.md").write_text("# Evals\n")
+    page.write_text(pages.page("evals.html.j2", results=results, live=[], suites=suites))
+    with chromium.tab() as tab:
+        opened(tab, page)
+        looked_over(tab, page)
+        rows = tab.page.locator("#scenarios tr.scenario")
+        assert [rows.nth(i).get_attribute("data-status") for i in range(rows.count())] == ["pass", "vacuous"]
+        assert hostile in tab.page.locator("#scenarios").inner_text()  # shown as text, never run

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines import pages
 from pipelines.config import Workspace
 from pipelines.errors import StepError
 from pipelines.evals import replay, run, scenarios
@@ -117,6 +118,9 @@ def _trial(trial: run.Trial) -> dict[str, Any]:
 ROW = "| {scenario} | {status} | {checks} | {why} |"
 
 
+EVALS_PAGE = "evals.html.j2"
+
+
 def report(workspace: Workspace, keys: list[str]) -> None:
     """state/evals/report.md and the table; a StepError when a suite is below its min_pass_rate
     or a scenario that passed before does not now."""
@@ -141,7 +145,7 @@ def report(workspace: Workspace, keys: list[str]) -> None:
     suites: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         suites.setdefault(result["scenario"].split("/")[0], []).append(result)
-    problems, root = [], workspace.paths.root
+    problems, root, rates = [], workspace.paths.root, []
     lines += ["", "| suite | passed | pass rate | min |", "| --- | --- | --- | --- |"]
     for suite, members in suites.items():
         passed = sum(r["status"] == "pass" for r in members)
@@ -149,12 +153,15 @@ def report(workspace: Workspace, keys: list[str]) -> None:
         first = scenarios.discover(root)[members[0]["scenario"]][0]
         least = scenarios.suite_of(first, root).min_pass_rate
         lines.append(f"| {suite} | {passed} of {len(members)} | {rate:.2f} | {least:.2f} |")
+        rates.append({"name": suite, "passed": passed, "total": len(members), "rate": rate, "least": least})
         if rate < least:
             problems.append(f"suite {suite}: pass rate {rate:.2f} below its min_pass_rate {least:.2f}")
     problems += [f"{r['scenario']}: passed before, {r['status']} now" for r in results
                  if r.get("previous") == "pass" and r["status"] != "pass"]  # fmt: skip
     text = "\n".join(lines) + "\n"
     write_atomic(workspace.paths.state / "evals" / "report.md", text)
+    page = pages.page(EVALS_PAGE, results=results, live=live, suites=rates)  # the same, to look at
+    write_atomic(workspace.paths.state / "evals" / "report.html", page)
     # to the terminal itself: doit's threads swap sys.stdout to capture the steps running beside
     if sys.__stdout__ is not None:
         sys.__stdout__.write(text)
