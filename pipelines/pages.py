@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -159,15 +160,51 @@ def _file(name: str, body: str, findings: list[dict[str, Any]]) -> dict[str, Any
     """One file's diff, highlighted: its first diffs.MAX_LINES lines, then up to FOLDED more
     behind a fold, and how many lines past those only patch.diff holds."""
     lines = body.splitlines(keepends=True)
+    mine = [f for f in findings if f["file"] == name]
+    at = _at_lines(lines, mine)
     shown, folded = lines[: diffs.MAX_LINES], lines[diffs.MAX_LINES : diffs.MAX_LINES + FOLDED]
     return {
         "name": name,
-        "shown": highlighted("".join(shown)),
-        "folded": highlighted("".join(folded)) if folded else "",
+        "shown": _with_findings(shown, 0, at),
+        "folded": _with_findings(folded, diffs.MAX_LINES, at) if folded else "",
         "folded_lines": len(folded),
         "rest": max(0, len(lines) - diffs.MAX_LINES - FOLDED),
         "findings": [f for f in findings if f["file"] == name],
     }
+
+
+HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)")
+
+
+def _at_lines(lines: Sequence[str], findings: Sequence[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """The findings by the index of the diff line that shows their line of the new file."""
+    wanted: dict[int, list[dict[str, Any]]] = {}
+    for finding in findings:
+        if isinstance(finding.get("line"), int):
+            wanted.setdefault(finding["line"], []).append(finding)
+    found: dict[int, list[dict[str, Any]]] = {}
+    new = None
+    for index, line in enumerate(lines):
+        if hunk := HUNK.match(line):
+            new = int(hunk[1])
+        elif new is not None and line[:1] in ("+", " "):
+            if new in wanted:
+                found[index] = wanted.pop(new)
+            new += 1
+    return found
+
+
+def _with_findings(lines: Sequence[str], start: int, at: dict[int, list[dict[str, Any]]]) -> Markup:
+    """`lines` highlighted, each finding drawn under the diff line it is at (DiffLexer's tokens are
+    one line each, so the highlighted text splits back into the same lines)."""
+    drawn = highlighted("".join(lines)).split("\n")
+    out = []
+    for offset, html in enumerate(drawn):
+        out.append(html)
+        for f in at.get(start + offset, []):
+            note = f"▲ {f.get('gate', '')} {f.get('rule', '')}: {f.get('message', '')}"
+            out.append(str(Markup('<span class="finding-at">{}</span>').format(note)))
+    return Markup("\n".join(out))
 
 
 def highlighted(diff: str) -> Markup:

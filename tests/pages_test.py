@@ -129,3 +129,23 @@ def test_a_ticket_not_planned_yet_has_its_row_and_no_link(workspace: Workspace) 
     setup(workspace)
     drawn = pages.index(config.load(workspace.root))
     assert '<tr data-ticket="T-1">' in drawn and "not planned yet" in drawn and "report.html" not in drawn
+
+
+def test_a_finding_is_drawn_under_the_diff_line_it_is_at() -> None:
+    from pipelines.pages import _file
+
+    body = (
+        "diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,3 @@\n"
+        " import sys\n+import os\n x = 1\n"
+    )
+    finding = {
+        "file": "app.py",
+        "line": 2,
+        "rule": "F401",
+        "message": "`os` imported but unused <b>",
+        "gate": "ruff",
+    }
+    shown = str(_file("app.py", body, [finding])["shown"]).split("\n")
+    at = next(i for i, line in enumerate(shown) if "finding-at" in line)
+    assert "import os" in shown[at - 1] and "F401" in shown[at]
+    assert "&lt;b&gt;" in shown[at]  # the message is text
