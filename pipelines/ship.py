@@ -69,12 +69,19 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
 
 
 def make(workspace: Workspace, ticket_id: str) -> None:
-    paths = workspace.paths
     rows = summarize(workspace, ticket_id)
     records = {r["repo"]: Record.model_validate(r["mr"]) for r in rows if r["mr"]}
     links = merge_requests.link(changes(workspace, ticket_id), records)
+    write_ship_json(workspace, ticket_id, rows, links)
+    write_report(workspace, ticket_id, rows)
+
+
+def write_ship_json(
+    workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]], links: list[dict[str, Any]]
+) -> None:
+    """ship.json: each repo's state and what it holds, and the merge requests' links."""
     write_json(
-        paths.ship_json(ticket_id),
+        workspace.paths.ship_json(ticket_id),
         {
             "ticket": ticket_id,
             "cost_usd": cost(workspace, ticket_id),
@@ -93,7 +100,6 @@ def make(workspace: Workspace, ticket_id: str) -> None:
             ],
         },
     )
-    write_report(workspace, ticket_id, rows)
 
 
 def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]] | None = None) -> None:
@@ -122,7 +128,10 @@ def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]
         ),
     )
     pages.write_report(workspace, ticket_id, rows)
-    if outside:
+    if outside:  # the ship:ID step did not run: its ship.json says the states of now all the same
+        shipped = workspace.paths.ship_json(ticket_id)
+        links = read_json(shipped).get("links", []) if shipped.exists() else []
+        write_ship_json(workspace, ticket_id, rows, links)
         pages.write_index(workspace)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from conftest import Workspace
 from tasks_test import SED, setup
+from tasks_test import TICKET as SED_TICKET
 
 from pipelines import config, diffs, ship
 
@@ -85,3 +87,19 @@ def test_a_patch_step_that_fails_after_a_shipped_patch_says_the_diff_is_the_earl
     assert "```diff\n" in lib and "+def new_api(x):" in lib
     said = diffs.text(config.load(workspace.root), "T-1")
     assert "; an earlier patch: the patch step failed since: command exited 3: no more\n" in said
+
+
+def test_a_run_that_stops_short_of_ship_still_says_the_states_of_now_in_ship_json(
+    workspace: Workspace,
+) -> None:
+    setup(workspace, app_gates="[ruff]")
+    assert workspace.doit("ship").returncode == 0
+    worse = f"{SED}; if [ $SHIPYARD_REPO = app ]; then echo import os >> app/__init__.py; fi"
+    workspace.write(
+        "tickets/T-1.md", SED_TICKET.format(run=worse)
+    )  # the ticket edited: app's new patch fails
+    assert workspace.doit("ship").returncode != 0  # so ship:T-1 does not run
+    shipped = json.loads(workspace.state("T-1", "ship.json").read_text())["repos"]
+    states = {r["repo"]: r["state"] for r in shipped}
+    assert states["app"].startswith("outdated (it holds an older patch"), states
+    assert states["lib"] == "open"
