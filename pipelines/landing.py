@@ -13,7 +13,7 @@ import hashlib
 import re
 from pathlib import Path
 
-from pipelines import git, mirrors, plan, plugins, ship, states
+from pipelines import git, mirrors, pages, plan, plugins, states
 from pipelines.change import Change
 from pipelines.config import Workspace
 from pipelines.errors import StepError
@@ -103,6 +103,6 @@ def finish(workspace: Workspace, ticket_id: str) -> None:
     for repo in order:
         for tree in (paths.work(ticket_id, repo), paths.verify(ticket_id, repo)):
             git.remove_tree(tree)
-    ship.write_report(workspace, ticket_id)  # what landed where
+    pages.redraw(workspace, ticket_id)  # what landed where
     mark_landed(paths.ticket_file(ticket_id))
     print(f"{ticket_id}: landed {', '.join(order)}")

@@ -94,6 +94,13 @@ def draw_index(tickets: Sequence[dict[str, Any]], drawn: datetime) -> str:
     return _page(INDEX, tickets=tickets, counts=counts, drawn=drawn.isoformat(timespec="seconds"))
 
 
+def redraw(workspace: Workspace, ticket_id: str) -> None:
+    """report.md, ship.json and the pages of a ticket whose ship:ID step did not run (a run that
+    stopped short of it, or landing), and the index, which no ship:index follows then."""
+    write_report(workspace, ticket_id, ship.write_report(workspace, ticket_id))
+    write_index(workspace)
+
+
 def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]]) -> None:
     """report.html beside report.md, from the rows ship.write_report has filled (ship.shown)."""
     write_atomic(report_path(workspace.paths, ticket_id), report(workspace, ticket_id, rows))

@@ -24,7 +24,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from pipelines import ship
+from pipelines import pages, ship
 from pipelines.files import write_json
 
 if TYPE_CHECKING:
@@ -264,7 +264,7 @@ class ShipReporter(ConsoleReporter):
             if ticket not in ws.tickets:
                 continue
             if ticket in self.failed and ws.paths.plan(ticket).exists():
-                ship.write_report(ws, ticket)
+                pages.redraw(ws, ticket)
             summary = ship.summarize(ws, ticket)
             rows: list[tuple[str, ...]] = [
                 (

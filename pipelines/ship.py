@@ -68,12 +68,13 @@ def summarize(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def make(workspace: Workspace, ticket_id: str) -> None:
+def make(workspace: Workspace, ticket_id: str) -> list[dict[str, Any]]:
+    """The step (ship.json, report.md); the rows it wrote them from, for the pages."""
     rows = summarize(workspace, ticket_id)
     records = {r["repo"]: Record.model_validate(r["mr"]) for r in rows if r["mr"]}
     links = merge_requests.link(changes(workspace, ticket_id), records)
     write_ship_json(workspace, ticket_id, rows, links)
-    write_report(workspace, ticket_id, rows)
+    return write_report(workspace, ticket_id, rows)
 
 
 def write_ship_json(
@@ -102,12 +103,12 @@ def write_ship_json(
     )
 
 
-def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]] | None = None) -> None:
-    """report.md: what happened to each repo and why. Also written, by the closing reporter,
-    for a ticket whose run stopped short of its ship step, so a failure is explained on disk, and
-    by landing; report.html beside it, and then (no ship:index follows) index.html too."""
-    from pipelines import pages  # here: pages draws from this module's rows
-
+def write_report(
+    workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """report.md: what happened to each repo and why; the rows it was written from. Also written,
+    by the closing reporter, for a ticket whose run stopped short of its ship step, so a failure
+    is explained on disk (ship.json too, then), and by landing (see `pages.redraw`)."""
     outside = rows is None  # the closing reporter's call or landing's, not the ship:ID step's
     rows = summarize(workspace, ticket_id) if rows is None else rows
     for r in rows:
@@ -127,12 +128,11 @@ def write_report(workspace: Workspace, ticket_id: str, rows: list[dict[str, Any]
             unchanged=sum(r["mr"].get("state") == "no-change" for r in rows),
         ),
     )
-    pages.write_report(workspace, ticket_id, rows)
     if outside:  # the ship:ID step did not run: its ship.json says the states of now all the same
         shipped = workspace.paths.ship_json(ticket_id)
         links = read_json(shipped).get("links", []) if shipped.exists() else []
         write_ship_json(workspace, ticket_id, rows, links)
-        pages.write_index(workspace)
+    return rows
 
 
 def cost(workspace: Workspace, ticket_id: str) -> float:

@@ -287,7 +287,9 @@ class Graph:
             "basename": "ship",
             "name": tid,
             "doc": f"Link {tid}'s merge requests to each other; write ship.json and report.md.",
-            "actions": [self._step(lambda: ship.make(self.workspace, tid))],
+            "actions": [
+                self._step(lambda: pages.write_report(self.workspace, tid, ship.make(self.workspace, tid)))
+            ],
             "file_dep": deps,
             "targets": [
                 self._rel(paths.ship_json(tid)),

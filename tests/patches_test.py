@@ -24,7 +24,7 @@ BASE = {
     "setup.cfg": "[metadata]\nname = lib\n",
     "lib/__init__.py": "def add(a, b):\n    return a - b\n",
     "tests/test_lib.py": "from lib import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n",
-    "tests/test_é.py": "def test_accent():\n    assert True\n",
+    "tests/test_é.py": "def test_accent():\n    assert 'é'.upper() == 'É'\n",
 }
 FIX = "sed -i 's/a - b/a + b/' lib/__init__.py"
 # the real fix, with a lint finding and a failing test, and one way of changing how it is judged

@@ -99,7 +99,7 @@ def test_only_folders_of_gone_tickets_and_repos_are_judged(workspace: Workspace)
         "baselines/gone/sha/ruff.json": "{}", "trees/gone/sha/a.py": "", "trees/lib/sha/a.py": "",
         "T-1/ticket.json": "{}", "T-1/planner/prompt.md": "", "T-1/notes/x": "",
         "T-1/lib/prompt.md": "", "T-1/gone/patch.diff": "",
-        "T-9/ticket.json": "{}", "T-9/lib/work/a.py": "",
+        "T-9/ticket.json": "{}", "T-9/lib/verify.index": "",
         "cache/x": "",  # a folder with no ticket's record: not a ticket's
     }  # fmt: skip
     for name, text in files.items():
@@ -124,7 +124,7 @@ def test_only_folders_of_gone_tickets_and_repos_are_judged(workspace: Workspace)
     prune.make(workspace_value, remove=True)
     removed = {name for name in files if not ws.state(name).exists()}
     assert removed == {
-        "T-1/gone/patch.diff", "T-9/ticket.json", "T-9/lib/work/a.py", "mirrors/gone.git/HEAD",
+        "T-1/gone/patch.diff", "T-9/ticket.json", "T-9/lib/verify.index", "mirrors/gone.git/HEAD",
         "mirrors/gone.git.lock", "mirrors/lost.git.lock", "envs/gone/k.json",
         "baselines/gone/sha/ruff.json", "trees/gone/sha/a.py",
     }  # fmt: skip

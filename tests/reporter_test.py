@@ -200,16 +200,24 @@ def test_a_table_of_a_thousand_repos_counts_them_and_lists_those_that_need_you()
     assert "repo0007" in drawn and "repo0008" not in drawn
 
 
+def eventually(condition: Any, seconds: float = 10) -> bool:
+    """Whether `condition()` came true within `seconds` (looked at every 10 ms)."""
+    end = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_the_steps_running_now_are_in_running_json_until_the_run_ends(tmp_path: Path) -> None:
     ws = workspace_with_a_ticket(tmp_path, planned=False)
     report = reporter(io.StringIO(), ws)
     seen: list[Any] = []
     run(report, "patch:T-1/lib", lambda: seen.append(json.loads(ws.paths.running.read_text())))
     assert seen == [{"running": ["patch:T-1/lib"]}]  # the first write is at once
-    deadline = time.monotonic() + 10  # the end's write comes WRITE_EVERY after the start's
-    while '"running": []' not in ws.paths.running.read_text():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    # the end's write comes WRITE_EVERY after the start's
+    assert eventually(lambda: '"running": []' in ws.paths.running.read_text())
     report.complete_run()
     assert not ws.paths.running.exists()
 
