@@ -196,10 +196,9 @@ def test_intake_of_a_github_issue(workspace: Workspace) -> None:
     )
 
 
-def test_a_token_cmd_that_hangs_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(forges, "TOKEN_WAIT", 0.5)
+def test_a_token_cmd_that_hangs_is_one_line() -> None:
     with pytest.raises(StepError, match=r"^app: token_cmd `exec sleep 30` gave no token in 0.5s$"):
-        forges.token(None, "exec sleep 30", "app")
+        forges.token(None, "exec sleep 30", "app", wait=0.5)
 
 
 def test_retries_below_one_are_bad_input(workspace: Workspace) -> None:

@@ -218,7 +218,9 @@ def test_a_second_run_stops_at_once_naming_the_first(workspace: Workspace) -> No
 
 def test_kill_9_mid_ship_then_rerun_redoes_no_finished_step(workspace: Workspace, tmp_path: Path) -> None:
     log = tmp_path / "agent.log"  # outside the worktree, where only an agent not sandboxed writes
-    setup(workspace, run=f"echo $SHIPYARD_REPO >> {log}; sleep 1; {SED}", sandbox=False)
+    # lib's agent finishes; the others wait for the word the test gives after the kill
+    wait = "[ $SHIPYARD_REPO = lib ] || until [ -e $SHIPYARD_ROOT/go ]; do sleep 0.05; done"
+    setup(workspace, run=f"echo $SHIPYARD_REPO >> {log}; {wait}; {SED}", sandbox=False)
     # a third repo so that the kill lands with work both done and left
     text = workspace.root.joinpath("repos.yaml").read_text()
     more = workspace.remote("tool", {"tool/__init__.py": "from lib import old_api\n\nprint(old_api(1))\n"})
@@ -230,7 +232,8 @@ def test_kill_9_mid_ship_then_rerun_redoes_no_finished_step(workspace: Workspace
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate()
     finished = [r for r in ("lib", "app", "tool") if workspace.state("T-1", r, "agent.json").exists()]
-    assert finished, "the kill came before any patch finished"
+    assert finished == ["lib"], "the kill lands with lib's patch done and the others' under way"
+    workspace.write("go", "")
     # a repo whose gates had started: doit had recorded its patch step, which does not run again
     recorded = [r for r in finished if workspace.state("T-1", r, "gates").exists()]
 

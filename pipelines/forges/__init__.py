@@ -95,17 +95,18 @@ TOKEN_WAIT = 60  # seconds a token_cmd may take (a password manager asking for i
 
 
 def token(
-    env_name: str | None, command: str | None, what: str, other: str = "token_cmd in repos.yaml"
-) -> str:
+    env_name: str | None, command: str | None, what: str, other: str = "token_cmd in repos.yaml",
+    wait: float = TOKEN_WAIT,
+) -> str:  # fmt: skip
     """A forge token, read now from the environment or a command; never stored anywhere.
 
     Errors name the variable or the command, never a value.
     """
     if command:
         try:
-            proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=TOKEN_WAIT)
+            proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=wait)
         except subprocess.TimeoutExpired:
-            raise StepError(f"{what}: token_cmd `{command}` gave no token in {TOKEN_WAIT}s") from None
+            raise StepError(f"{what}: token_cmd `{command}` gave no token in {wait:g}s") from None
         if proc.returncode or not proc.stdout.strip():
             raise StepError(f"{what}: token_cmd `{command}` gave no token (exit {proc.returncode})")
         return proc.stdout.strip()
