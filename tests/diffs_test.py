@@ -12,14 +12,21 @@ from pipelines import config, diffs
 
 # lib gets the codemod's change, app's codemod fails, docs is planned but has nothing to change
 RUN = f"case $SHIPYARD_REPO in app) echo cannot parse app.py; exit 2;; docs) true;; *) {SED};; esac"
-MIXED = f"""---
+
+
+def mixed_ticket(run: str) -> str:
+    """The ticket over lib, app and docs, with `run` as its codemod."""
+    return f"""---
 id: T-1
 title: Replace old_api with new_api
 repos: [lib, app, docs]
-agent: {{kind: command, run: "{RUN}"}}
+agent: {{kind: command, run: "{run}"}}
 ---
 Replace `old_api` with `new_api` everywhere.
 """
+
+
+MIXED = mixed_ticket(RUN)
 
 
 def mixed(workspace: Workspace) -> None:

@@ -98,7 +98,8 @@ dev = ["shout"]
     assert run_in(env, "import importlib.util as u; print(u.find_spec('app'))") == "None"  # not the project
 
 
-def test_a_uv_lock_is_synced_exactly_and_a_new_lock_is_a_new_env(tmp_path: Path, index: Path) -> None:
+def locked_project(tmp_path: Path, *lock_args: str) -> tuple[Path, dict[str, str], str, dict[str, str]]:
+    """A project needing greet<2, locked by uv: its folder, its files, uv, and uv's environment."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "pyproject.toml").write_text(
@@ -107,8 +108,12 @@ def test_a_uv_lock_is_synced_exactly_and_a_new_lock_is_a_new_env(tmp_path: Path,
     uv = tools.which("uv")
     assert uv
     env = {**envs.index_settings(), "UV_CACHE_DIR": str(tmp_path / "cache"), "PATH": tools.BIN}
-    subprocess.run([uv, "lock", "-q"], cwd=project, env=env, check=True)
-    files = {name: (project / name).read_text() for name in ("pyproject.toml", "uv.lock")}
+    subprocess.run([uv, "lock", "-q", *lock_args], cwd=project, env=env, check=True)
+    return project, {name: (project / name).read_text() for name in ("pyproject.toml", "uv.lock")}, uv, env
+
+
+def test_a_uv_lock_is_synced_exactly_and_a_new_lock_is_a_new_env(tmp_path: Path, index: Path) -> None:
+    project, files, uv, env = locked_project(tmp_path)
     mirror, base = mirror_of(tmp_path, "app", files)
     state = tmp_path / "state"
     first = envs.ensure(state, mirror, "app", base, "auto")
@@ -408,16 +413,7 @@ def test_an_explicit_local_project_is_built_offline_by_its_own_backend_with_its_
 def test_a_uv_lock_without_pytest_gets_it_in_the_same_one_install(tmp_path: Path, index: Path) -> None:
     for name in RUNNER:
         repack(name, index)
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        '[project]\nname = "app"\nversion = "0"\ndependencies = ["greet<2"]\n'
-    )
-    uv = tools.which("uv")
-    assert uv
-    variables = {**envs.index_settings(), "UV_CACHE_DIR": str(tmp_path / "cache"), "PATH": tools.BIN}
-    subprocess.run([uv, "lock", "-q", "--no-index"], cwd=project, env=variables, check=True)
-    files = {name: (project / name).read_text() for name in ("pyproject.toml", "uv.lock")}
+    _, files, _, _ = locked_project(tmp_path, "--no-index")
     mirror, base = mirror_of(tmp_path, "app", {**files, "tests/test_app.py": ""})
     env = envs.ensure(tmp_path / "state", mirror, "app", base, "auto")
     assert env and run_in(env, "import greet, pytest; print(greet.HELLO)") == "one"

@@ -6,6 +6,7 @@ import json
 import re
 
 from conftest import Workspace
+from diffs_test import mixed_ticket
 from tasks_test import SED, setup
 from tasks_test import TICKET as SED_TICKET
 
@@ -16,14 +17,7 @@ RUN = (
     "case $SHIPYARD_REPO in app) echo cannot parse app.py; exit 2;; docs) true;;"
     f" *) {SED} && seq 1 300 > n.txt;; esac"
 )
-TICKET = f"""---
-id: T-1
-title: Replace old_api with new_api
-repos: [lib, app, docs]
-agent: {{kind: command, run: "{RUN}"}}
----
-Replace `old_api` with `new_api` everywhere.
-"""
+TICKET = mixed_ticket(RUN)
 
 
 def sections(report: str) -> dict[str, str]:
